@@ -1,0 +1,15 @@
+//! RustHDL description of the ola-fpga accelerator's arithmetic.
+//!
+//! One widget per module, each checked bit-exactly against `ola-arith`:
+//!
+//! * [`mul32`]: pipelined 32 × 32 multiplier from 16 × 16 partial products.
+//! * [`modmul`]: pipelined Barrett modular multiplier.
+//! * [`lane`]: unified butterfly / vector lane (one multiplier per lane).
+#![warn(missing_docs)]
+
+pub mod lane;
+pub mod modmul;
+pub mod mul32;
+pub mod testing;
+
+impl_clocked!(mul32::Mul32, modmul::ModMul, lane::Lane);

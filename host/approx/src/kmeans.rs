@@ -1,0 +1,3 @@
+pub struct KmeansFit;
+pub fn kmeans() {}
+pub fn kmeans_interpolation() {}
