@@ -102,6 +102,14 @@ pub struct Lane {
     x_r: DFF<Bits<32>>,
     y_r: DFF<Bits<32>>,
     raw_sum: Signal<Local, Bits<32>>,
+    // Operation codes as typed constants, so comparisons are 3 bits wide
+    // in the Verilog too.
+    op_forward: Constant<Bits<3>>,
+    op_inverse: Constant<Bits<3>>,
+    op_mul: Constant<Bits<3>>,
+    op_mac: Constant<Bits<3>>,
+    op_add: Constant<Bits<3>>,
+    op_sub: Constant<Bits<3>>,
     sum_half: Signal<Local, Bits<32>>,
     product_sum: Signal<Local, Bits<32>>,
 }
@@ -132,6 +140,12 @@ impl Lane {
             x_r: Default::default(),
             y_r: Default::default(),
             raw_sum: Default::default(),
+            op_forward: Constant::new((LaneOp::Forward as u64).into()),
+            op_inverse: Constant::new((LaneOp::Inverse as u64).into()),
+            op_mul: Constant::new((LaneOp::Mul as u64).into()),
+            op_mac: Constant::new((LaneOp::Mac as u64).into()),
+            op_add: Constant::new((LaneOp::Add as u64).into()),
+            op_sub: Constant::new((LaneOp::Sub as u64).into()),
             sum_half: Default::default(),
             product_sum: Default::default(),
         }
@@ -178,14 +192,14 @@ impl Logic for Lane {
         self.multiplier.y.next = self.w_a.q.val();
         self.multiplier.x.next = self.v_a.q.val();
         self.addend[0].d.next = self.u_a.q.val();
-        if self.op_a.q.val() == 1 {
+        if self.op_a.q.val() == self.op_inverse.val() {
             self.multiplier.x.next = self.difference.q.val();
             self.addend[0].d.next = self.sum_half.val();
         }
-        if self.op_a.q.val() == 4 {
+        if self.op_a.q.val() == self.op_add.val() {
             self.addend[0].d.next = self.sum.q.val();
         }
-        if self.op_a.q.val() == 5 {
+        if self.op_a.q.val() == self.op_sub.val() {
             self.addend[0].d.next = self.difference.q.val();
         }
         self.op_line[0].d.next = self.op_a.q.val();
@@ -198,7 +212,9 @@ impl Logic for Lane {
         self.product_sum.next = self.addend[7].q.val() + self.multiplier.result.val();
         self.x_r.d.next = self.addend[7].q.val();
         self.y_r.d.next = self.addend[7].q.val();
-        if (self.op_line[7].q.val() == 0) | (self.op_line[7].q.val() == 3) {
+        if (self.op_line[7].q.val() == self.op_forward.val())
+            | (self.op_line[7].q.val() == self.op_mac.val())
+        {
             if self.product_sum.val() >= self.q.val() {
                 self.x_r.d.next = self.product_sum.val() - self.q.val();
             } else {
@@ -211,10 +227,10 @@ impl Logic for Lane {
                     self.addend[7].q.val() + self.q.val() - self.multiplier.result.val();
             }
         }
-        if self.op_line[7].q.val() == 1 {
+        if self.op_line[7].q.val() == self.op_inverse.val() {
             self.y_r.d.next = self.multiplier.result.val();
         }
-        if self.op_line[7].q.val() == 2 {
+        if self.op_line[7].q.val() == self.op_mul.val() {
             self.x_r.d.next = self.multiplier.result.val();
             self.y_r.d.next = self.multiplier.result.val();
         }

@@ -5,11 +5,15 @@
 //! * [`mul32`]: pipelined 32 × 32 multiplier from 16 × 16 partial products.
 //! * [`modmul`]: pipelined Barrett modular multiplier.
 //! * [`lane`]: unified butterfly / vector lane (one multiplier per lane).
+//!
+//! [`rtl_sim`] runs the emitted Verilog under Verilator and Icarus so the
+//! Verilog itself, not only RustHDL's model of it, is checked.
 #![warn(missing_docs)]
 
 pub mod lane;
 pub mod modmul;
 pub mod mul32;
+pub mod rtl_sim;
 pub mod testing;
 
-impl_clocked!(mul32::Mul32, modmul::ModMul, lane::Lane);
+impl_clocked!(mul32::Mul32, mul32::MulLow32, modmul::ModMul, lane::Lane);

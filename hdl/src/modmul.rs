@@ -8,7 +8,7 @@
 //! |---|---|
 //! | 0–2 | `z = x·y` ([`Mul32`]) |
 //! | 2–4 | `z1 = z >> (b−1)`, `z1·m` ([`Mul32`]) |
-//! | 4–6 | `t = (z1·m) >> (b+1)`, `t·q` ([`Mul32`], low word only) |
+//! | 4–6 | `t = (z1·m) >> (b+1)`, `t·q` ([`MulLow32`]: only the low word matters) |
 //! | 6–7 | `r = (z − t·q) mod 2^(b+2)` |
 //! | 7–8 | subtract `q` or `2q` |
 //!
@@ -17,7 +17,7 @@
 
 use rust_hdl::prelude::*;
 
-use crate::mul32::{MUL32_LATENCY, Mul32};
+use crate::mul32::{MUL32_LATENCY, Mul32, MulLow32};
 
 /// Cycles from `x`, `y` to `result`.
 pub const MODMUL_LATENCY: usize = 3 * MUL32_LATENCY + 2;
@@ -44,7 +44,7 @@ pub struct ModMul {
     pub result: Signal<Out, Bits<32>>,
     product: Mul32,
     estimate: Mul32,
-    correction: Mul32,
+    correction: MulLow32,
     // Low word of z, delayed to meet t·q.
     z_low: [DFF<Bits<32>>; 4],
     remainder: DFF<Bits<32>>,
