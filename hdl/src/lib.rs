@@ -10,6 +10,9 @@
 //! Verilog itself, not only RustHDL's model of it, is checked.
 #![warn(missing_docs)]
 
+pub mod config;
+pub mod engine;
+pub mod harness;
 pub mod lane;
 pub mod modmul;
 pub mod mul32;

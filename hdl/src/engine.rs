@@ -1,0 +1,1104 @@
+//! The job engine: banked data memory, twiddle memories, modulus table,
+//! `P` lanes, and the sequencer that runs NTT, INTT and vector jobs.
+//!
+//! **Memory.** Data live in rows of `P` words (word `a` is lane `a mod P`
+//! of global row `g = a / P`). Rows are spread over two banks by the parity
+//! of `popcount(g)`; a bank holds row `g` at address `g >> 1`. Every access
+//! pattern the engine uses reads or writes two rows whose indices differ in
+//! exactly one bit (`c` and `c + H` with `H` a power of two above `c`,
+//! or `2c` and `2c + 1`), so the two rows always sit in different banks:
+//! each cycle is one read and one write per bank, with no conflicts, for
+//! any `N`. A job's buffers start at multiples of `N` words, which keeps
+//! that property within each buffer.
+//!
+//! **NTT.** Constant geometry (see `ola_arith::ntt`): each stage reads rows
+//! `c`, `H + c` (forward) or `2c`, `2c + 1` (inverse) of its source and
+//! writes the other pattern to its destination, `P` butterflies per cycle,
+//! ping-ponging between the job's destination and two private scratch
+//! buffers so that the last stage lands in the destination, even when the
+//! source is the destination. Stages follow each other without a bubble
+//! once `H/2 ≥ L + 2`; smaller transforms wait [`Config::stage_gap`].
+//! Twiddles for stages `s ≥ log2 P` are `P` consecutive table entries, one
+//! row of the per-lane main twiddle memories; the first `log2 P` stages use
+//! rows of a small early-stage memory that the loader fills with the
+//! entries each lane needs.
+//!
+//! **Vector jobs** process row pairs `(2j, 2j + 1)`: one cycle reads both
+//! rows of one operand (one per bank), two or three such cycles feed the
+//! lanes two rows, which they finish in two cycles.
+//!
+//! Exact cycle counts: [`Config::ntt_cycles`], [`Config::vector_cycles`].
+//!
+//! [`Config::stage_gap`]: crate::config::Config::stage_gap
+//! [`Config::ntt_cycles`]: crate::config::Config::ntt_cycles
+//! [`Config::vector_cycles`]: crate::config::Config::vector_cycles
+
+use rust_hdl::prelude::*;
+
+use crate::config::{
+    Config, ERR_BAD_MODULUS, ERR_BAD_OP, ERR_BAD_SIZE, ERR_MISALIGNED, ERR_OUT_OF_RANGE,
+};
+use crate::lane::{LANE_LATENCY, Lane};
+
+/// Job operation codes of a descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum JobOp {
+    /// Forward negacyclic NTT, `dst = NTT(a)`.
+    Ntt = 0,
+    /// Inverse NTT including `N^-1`, `dst = INTT(a)`.
+    Intt = 1,
+    /// `dst = a · b`.
+    Mul = 2,
+    /// `dst = dst + a · b`.
+    Mac = 3,
+    /// `dst = a + b`.
+    Add = 4,
+    /// `dst = a − b`.
+    Sub = 5,
+    /// `dst = a · constant`.
+    MulConst = 6,
+}
+
+impl JobOp {
+    /// Every operation.
+    pub const ALL: [JobOp; 7] = [
+        JobOp::Ntt,
+        JobOp::Intt,
+        JobOp::Mul,
+        JobOp::Mac,
+        JobOp::Add,
+        JobOp::Sub,
+        JobOp::MulConst,
+    ];
+
+    /// Memory operands read per row pair (the destination counts for `Mac`).
+    pub fn operands(self) -> usize {
+        match self {
+            JobOp::Ntt | JobOp::Intt | JobOp::MulConst => 1,
+            JobOp::Mul | JobOp::Add | JobOp::Sub => 2,
+            JobOp::Mac => 3,
+        }
+    }
+
+    /// Whether the job reads operand `b`.
+    pub fn uses_b(self) -> bool {
+        matches!(self, JobOp::Mul | JobOp::Mac | JobOp::Add | JobOp::Sub)
+    }
+
+    /// Decodes a 3-bit code.
+    pub fn from_code(code: u32) -> Option<JobOp> {
+        JobOp::ALL.get(code as usize).copied()
+    }
+}
+
+/// The engine of one configuration: `P` lanes, data banks with `DA`
+/// address bits, main / early twiddle memories with `TA` / `EA` address
+/// bits, `M` modulus slots. Build it with [`Engine::new`], which checks the
+/// parameters against a [`Config`].
+#[derive(LogicBlock)]
+pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M: usize>
+{
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Start the job described by the `desc_*` inputs (one-cycle pulse).
+    pub start: Signal<In, Bit>,
+    /// [`JobOp`] code.
+    pub desc_op: Signal<In, Bits<32>>,
+    /// `log2 N`.
+    pub desc_log_n: Signal<In, Bits<32>>,
+    /// Modulus slot.
+    pub desc_slot: Signal<In, Bits<32>>,
+    /// Word address of operand `a`.
+    pub desc_a: Signal<In, Bits<32>>,
+    /// Word address of operand `b`.
+    pub desc_b: Signal<In, Bits<32>>,
+    /// Word address of the destination.
+    pub desc_dst: Signal<In, Bits<32>>,
+    /// Constant of `MulConst` (reduced).
+    pub desc_const: Signal<In, Bits<32>>,
+    /// A job is running.
+    pub busy: Signal<Out, Bit>,
+    /// The running job finished this cycle (all memory written).
+    pub done: Signal<Out, Bit>,
+    /// A start was refused this cycle; `reject_flags` says why.
+    pub reject: Signal<Out, Bit>,
+    /// Error flags of the refused start.
+    pub reject_flags: Signal<Out, Bits<32>>,
+    /// Write a modulus slot (`mod_slot`, `mod_q`, `mod_m`); idle only.
+    pub mod_write: Signal<In, Bit>,
+    /// Slot to write or read back.
+    pub mod_slot: Signal<In, Bits<32>>,
+    /// Modulus to write.
+    pub mod_q: Signal<In, Bits<32>>,
+    /// Its Barrett constant.
+    pub mod_m: Signal<In, Bits<32>>,
+    /// Read-back of slot `mod_slot`: the modulus, or 0 when not valid.
+    pub mod_readback: Signal<Out, Bits<32>>,
+    /// Data word address for host access.
+    pub mem_address: Signal<In, Bits<32>>,
+    /// Data word to write.
+    pub mem_write_data: Signal<In, Bits<32>>,
+    /// Write `mem_write_data` at `mem_address` (ignored while busy).
+    pub mem_write: Signal<In, Bit>,
+    /// Read at `mem_address`; the word appears on `mem_read_data` next cycle.
+    pub mem_read: Signal<In, Bit>,
+    /// Word read the cycle before.
+    pub mem_read_data: Signal<Out, Bits<32>>,
+    /// Twiddle word address: `row · P + lane` in the main or early memory.
+    pub twiddle_address: Signal<In, Bits<32>>,
+    /// Twiddle word to write.
+    pub twiddle_data: Signal<In, Bits<32>>,
+    /// Write the main twiddle memory (ignored while busy).
+    pub twiddle_write: Signal<In, Bit>,
+    /// Write the early-stage twiddle memory (ignored while busy).
+    pub twiddle_early_write: Signal<In, Bit>,
+
+    lanes: [Lane; P],
+    bank0: [RAM<Bits<32>, DA>; P],
+    bank1: [RAM<Bits<32>, DA>; P],
+    twiddle_main: [RAM<Bits<32>, TA>; P],
+    twiddle_early: [RAM<Bits<32>, EA>; P],
+    modulus_q: [DFF<Bits<32>>; M],
+    modulus_m: [DFF<Bits<32>>; M],
+    modulus_valid: [DFF<Bit>; M],
+
+    // Job state.
+    running: DFF<Bit>,
+    draining: DFF<Bit>,
+    drain_count: DFF<Bits<32>>,
+    is_ntt: DFF<Bit>,
+    inverse: DFF<Bit>,
+    op: DFF<Bits<32>>,
+    lane_op: DFF<Bits<3>>,
+    slots: DFF<Bits<32>>,
+    modulus: DFF<Bits<32>>,
+    barrett: DFF<Bits<32>>,
+    constant: DFF<Bits<32>>,
+    half_rows: DFF<Bits<32>>,
+    stages: DFF<Bits<32>>,
+    stage_index: DFF<Bits<32>>,
+    stage: DFF<Bits<32>>,
+    row: DFF<Bits<32>>,
+    slot: DFF<Bits<32>>,
+    gap_length: DFF<Bits<32>>,
+    gap_left: DFF<Bits<32>>,
+    source_row: DFF<Bits<32>>,
+    target_row: DFF<Bits<32>>,
+    a_row: DFF<Bits<32>>,
+    b_row: DFF<Bits<32>>,
+    dst_row: DFF<Bits<32>>,
+    twiddle_main_base: DFF<Bits<32>>,
+    twiddle_early_base: DFF<Bits<32>>,
+
+    // Tag of the rows arriving from memory this cycle.
+    arriving: DFF<Bit>,
+    arriving_ntt: DFF<Bit>,
+    arriving_first: DFF<Bit>,
+    arriving_second: DFF<Bit>,
+    arriving_last: DFF<Bit>,
+    arriving_swap: DFF<Bit>,
+    arriving_early: DFF<Bit>,
+    arriving_row_a: DFF<Bits<32>>,
+    arriving_row_b: DFF<Bits<32>>,
+    // Second row of a vector pair, issued the cycle after the first.
+    second_issue: DFF<Bit>,
+    second_row: DFF<Bits<32>>,
+    // Operand rows held for vector jobs.
+    hold_first_a: [DFF<Bits<32>>; P],
+    hold_first_b: [DFF<Bits<32>>; P],
+    hold_second_a: [DFF<Bits<32>>; P],
+    hold_second_b: [DFF<Bits<32>>; P],
+    hold_last_b: [DFF<Bits<32>>; P],
+    // Write-back metadata travelling beside the lanes (LANE_LATENCY long).
+    write_valid: [DFF<Bit>; 10],
+    write_two_rows: [DFF<Bit>; 10],
+    write_inverse: [DFF<Bit>; 10],
+    write_row_a: [DFF<Bits<32>>; 10],
+    write_row_b: [DFF<Bits<32>>; 10],
+    // Host read in flight.
+    host_read_valid: DFF<Bit>,
+    host_read_bank: DFF<Bit>,
+    host_read_lane: DFF<Bits<32>>,
+
+    // Combinational intermediates.
+    size: Signal<Local, Bits<32>>,
+    flags: Signal<Local, Bits<32>>,
+    issue: Signal<Local, Bit>,
+    read_row_a: Signal<Local, Bits<32>>,
+    read_row_b: Signal<Local, Bits<32>>,
+    operand_base: Signal<Local, Bits<32>>,
+    twiddle_step: Signal<Local, Bits<32>>,
+    host_row: Signal<Local, Bits<32>>,
+    host_lane: Signal<Local, Bits<32>>,
+    next_target: Signal<Local, Bits<32>>,
+    first_target: Signal<Local, Bits<32>>,
+    half_stage_rows: Signal<Local, Bits<32>>,
+    vector_lane_op: Signal<Local, Bits<3>>,
+    log_n_less_one: Signal<Local, Bits<32>>,
+    log_n_bits: Signal<Local, Bits<5>>,
+    half_log: Signal<Local, Bits<32>>,
+    half_log_bits: Signal<Local, Bits<5>>,
+    stage_bits: Signal<Local, Bits<5>>,
+    flag_op: Signal<Local, Bits<32>>,
+    flag_size: Signal<Local, Bits<32>>,
+    flag_modulus: Signal<Local, Bits<32>>,
+    flag_alignment: Signal<Local, Bits<32>>,
+    flag_range: Signal<Local, Bits<32>>,
+    stages_remaining: Signal<Local, Bits<32>>,
+    twiddle_host_row: Signal<Local, Bits<32>>,
+    twiddle_row_main: Signal<Local, Bits<32>>,
+    twiddle_row_early: Signal<Local, Bits<32>>,
+
+    // Configuration constants.
+    log_lanes: Constant<Bits<32>>,
+    lane_mask: Constant<Bits<32>>,
+    log_max_n: Constant<Bits<32>>,
+    min_log_n: Constant<Bits<32>>,
+    log_rows_per_buffer: Constant<Bits<32>>,
+    user_words: Constant<Bits<32>>,
+    scratch0_row: Constant<Bits<32>>,
+    scratch1_row: Constant<Bits<32>>,
+    slot_count: Constant<Bits<32>>,
+    word_bits: Constant<Bits<32>>,
+    gap_base: Constant<Bits<32>>,
+    single_lane: Constant<Bit>,
+    one: Constant<Bits<32>>,
+    zero_data_address: Constant<Bits<DA>>,
+    zero_twiddle_address: Constant<Bits<TA>>,
+    zero_early_address: Constant<Bits<EA>>,
+    lane_op_mul: Constant<Bits<3>>,
+    drain_ntt: Constant<Bits<32>>,
+    drain_vector: Constant<Bits<32>>,
+    err_bad_op: Constant<Bits<32>>,
+    err_bad_size: Constant<Bits<32>>,
+    err_bad_modulus: Constant<Bits<32>>,
+    err_misaligned: Constant<Bits<32>>,
+    err_out_of_range: Constant<Bits<32>>,
+}
+
+impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M: usize>
+    crate::testing::Clocked for Engine<P, DA, TA, EA, M>
+{
+    fn clock_input(&mut self) -> &mut Signal<In, Clock> {
+        &mut self.clock
+    }
+}
+
+impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M: usize>
+    Engine<P, DA, TA, EA, M>
+{
+    /// The engine of `config`, whose sizes must match the type parameters.
+    pub fn new(config: &Config) -> Self {
+        assert_eq!(config.lanes, P, "lanes");
+        assert!(matches!(P, 1 | 2 | 4 | 8), "1, 2, 4 or 8 lanes");
+        assert_eq!(config.moduli, M, "modulus slots");
+        assert_eq!(
+            config.data_bank_address_bits(),
+            DA,
+            "data bank address bits"
+        );
+        assert_eq!(config.twiddle_address_bits(), TA, "twiddle address bits");
+        assert_eq!(
+            config.early_twiddle_address_bits(),
+            EA,
+            "early twiddle bits"
+        );
+        assert_eq!(LANE_LATENCY, 10, "the write-back line below is 10 long");
+        assert!(config.min_log_n() <= config.log_max_n);
+        let c32 = |v: u64| Constant::new(v.into());
+        let scratch0 = ((1u64 << config.log_buffers) - 2) * config.rows_per_buffer() as u64;
+        Self {
+            clock: Default::default(),
+            start: Default::default(),
+            desc_op: Default::default(),
+            desc_log_n: Default::default(),
+            desc_slot: Default::default(),
+            desc_a: Default::default(),
+            desc_b: Default::default(),
+            desc_dst: Default::default(),
+            desc_const: Default::default(),
+            busy: Default::default(),
+            done: Default::default(),
+            reject: Default::default(),
+            reject_flags: Default::default(),
+            mod_write: Default::default(),
+            mod_slot: Default::default(),
+            mod_q: Default::default(),
+            mod_m: Default::default(),
+            mod_readback: Default::default(),
+            mem_address: Default::default(),
+            mem_write_data: Default::default(),
+            mem_write: Default::default(),
+            mem_read: Default::default(),
+            mem_read_data: Default::default(),
+            twiddle_address: Default::default(),
+            twiddle_data: Default::default(),
+            twiddle_write: Default::default(),
+            twiddle_early_write: Default::default(),
+            lanes: array_init::array_init(|_| Lane::new(config.word_bits as usize)),
+            bank0: array_init::array_init(|_| Default::default()),
+            bank1: array_init::array_init(|_| Default::default()),
+            twiddle_main: array_init::array_init(|_| Default::default()),
+            twiddle_early: array_init::array_init(|_| Default::default()),
+            modulus_q: array_init::array_init(|_| Default::default()),
+            modulus_m: array_init::array_init(|_| Default::default()),
+            modulus_valid: array_init::array_init(|_| Default::default()),
+            running: Default::default(),
+            draining: Default::default(),
+            drain_count: Default::default(),
+            is_ntt: Default::default(),
+            inverse: Default::default(),
+            op: Default::default(),
+            lane_op: Default::default(),
+            slots: Default::default(),
+            modulus: Default::default(),
+            barrett: Default::default(),
+            constant: Default::default(),
+            half_rows: Default::default(),
+            stages: Default::default(),
+            stage_index: Default::default(),
+            stage: Default::default(),
+            row: Default::default(),
+            slot: Default::default(),
+            gap_length: Default::default(),
+            gap_left: Default::default(),
+            source_row: Default::default(),
+            target_row: Default::default(),
+            a_row: Default::default(),
+            b_row: Default::default(),
+            dst_row: Default::default(),
+            twiddle_main_base: Default::default(),
+            twiddle_early_base: Default::default(),
+            arriving: Default::default(),
+            arriving_ntt: Default::default(),
+            arriving_first: Default::default(),
+            arriving_second: Default::default(),
+            arriving_last: Default::default(),
+            arriving_swap: Default::default(),
+            arriving_early: Default::default(),
+            arriving_row_a: Default::default(),
+            arriving_row_b: Default::default(),
+            second_issue: Default::default(),
+            second_row: Default::default(),
+            hold_first_a: array_init::array_init(|_| Default::default()),
+            hold_first_b: array_init::array_init(|_| Default::default()),
+            hold_second_a: array_init::array_init(|_| Default::default()),
+            hold_second_b: array_init::array_init(|_| Default::default()),
+            hold_last_b: array_init::array_init(|_| Default::default()),
+            write_valid: Default::default(),
+            write_two_rows: Default::default(),
+            write_inverse: Default::default(),
+            write_row_a: Default::default(),
+            write_row_b: Default::default(),
+            host_read_valid: Default::default(),
+            host_read_bank: Default::default(),
+            host_read_lane: Default::default(),
+            size: Default::default(),
+            flags: Default::default(),
+            issue: Default::default(),
+            read_row_a: Default::default(),
+            read_row_b: Default::default(),
+            operand_base: Default::default(),
+            twiddle_step: Default::default(),
+            host_row: Default::default(),
+            host_lane: Default::default(),
+            next_target: Default::default(),
+            first_target: Default::default(),
+            half_stage_rows: Default::default(),
+            vector_lane_op: Default::default(),
+            log_n_less_one: Default::default(),
+            log_n_bits: Default::default(),
+            half_log: Default::default(),
+            half_log_bits: Default::default(),
+            stage_bits: Default::default(),
+            flag_op: Default::default(),
+            flag_size: Default::default(),
+            flag_modulus: Default::default(),
+            flag_alignment: Default::default(),
+            flag_range: Default::default(),
+            stages_remaining: Default::default(),
+            twiddle_host_row: Default::default(),
+            twiddle_row_main: Default::default(),
+            twiddle_row_early: Default::default(),
+            log_lanes: c32(config.log_lanes() as u64),
+            lane_mask: c32(P as u64 - 1),
+            log_max_n: c32(config.log_max_n as u64),
+            min_log_n: c32(config.min_log_n() as u64),
+            log_rows_per_buffer: c32(config.rows_per_buffer().trailing_zeros() as u64),
+            user_words: c32(config.user_words() as u64),
+            scratch0_row: c32(scratch0),
+            scratch1_row: c32(scratch0 + config.rows_per_buffer() as u64),
+            slot_count: c32(M as u64),
+            word_bits: c32(config.word_bits as u64),
+            gap_base: c32(LANE_LATENCY as u64 + 2),
+            single_lane: Constant::new(P == 1),
+            one: c32(1),
+            zero_data_address: Constant::new(0.into()),
+            zero_twiddle_address: Constant::new(0.into()),
+            zero_early_address: Constant::new(0.into()),
+            lane_op_mul: Constant::new((crate::lane::LaneOp::Mul as u64).into()),
+            drain_ntt: c32(LANE_LATENCY as u64 + 1),
+            drain_vector: c32(LANE_LATENCY as u64 + 2),
+            err_bad_op: c32(ERR_BAD_OP as u64),
+            err_bad_size: c32(ERR_BAD_SIZE as u64),
+            err_bad_modulus: c32(ERR_BAD_MODULUS as u64),
+            err_misaligned: c32(ERR_MISALIGNED as u64),
+            err_out_of_range: c32(ERR_OUT_OF_RANGE as u64),
+        }
+    }
+}
+
+impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M: usize> Logic
+    for Engine<P, DA, TA, EA, M>
+{
+    #[hdl_gen]
+    fn update(&mut self) {
+        // ---------------------------------------------------------- clocks
+        dff_setup!(
+            self,
+            clock,
+            running,
+            draining,
+            drain_count,
+            is_ntt,
+            inverse,
+            op,
+            lane_op,
+            slots,
+            modulus,
+            barrett,
+            constant,
+            half_rows,
+            stages,
+            stage_index,
+            stage,
+            row,
+            slot,
+            gap_length,
+            gap_left,
+            source_row,
+            target_row,
+            a_row,
+            b_row,
+            dst_row,
+            twiddle_main_base,
+            twiddle_early_base,
+            second_row,
+            host_read_valid,
+            host_read_bank,
+            host_read_lane,
+            arriving_row_a,
+            arriving_row_b
+        );
+        // Single-cycle tags default to "nothing".
+        self.arriving.clock.next = self.clock.val();
+        self.arriving_ntt.clock.next = self.clock.val();
+        self.arriving_first.clock.next = self.clock.val();
+        self.arriving_second.clock.next = self.clock.val();
+        self.arriving_last.clock.next = self.clock.val();
+        self.arriving_swap.clock.next = self.clock.val();
+        self.arriving_early.clock.next = self.clock.val();
+        self.second_issue.clock.next = self.clock.val();
+        self.arriving.d.next = false;
+        self.arriving_ntt.d.next = false;
+        self.arriving_first.d.next = false;
+        self.arriving_second.d.next = false;
+        self.arriving_last.d.next = false;
+        self.arriving_swap.d.next = false;
+        self.arriving_early.d.next = false;
+        self.second_issue.d.next = false;
+        for i in 0..M {
+            self.modulus_q[i].clock.next = self.clock.val();
+            self.modulus_m[i].clock.next = self.clock.val();
+            self.modulus_valid[i].clock.next = self.clock.val();
+            self.modulus_q[i].d.next = self.modulus_q[i].q.val();
+            self.modulus_m[i].d.next = self.modulus_m[i].q.val();
+            self.modulus_valid[i].d.next = self.modulus_valid[i].q.val();
+        }
+        for k in 0..P {
+            self.lanes[k].clock.next = self.clock.val();
+            self.lanes[k].q.next = self.modulus.q.val();
+            self.lanes[k].m.next = self.barrett.q.val();
+            self.lanes[k].op.next = self.lane_op.q.val();
+            self.lanes[k].u.next = 0.into();
+            self.lanes[k].v.next = 0.into();
+            self.lanes[k].w.next = 0.into();
+            self.bank0[k].read_clock.next = self.clock.val();
+            self.bank0[k].write_clock.next = self.clock.val();
+            self.bank1[k].read_clock.next = self.clock.val();
+            self.bank1[k].write_clock.next = self.clock.val();
+            self.twiddle_main[k].read_clock.next = self.clock.val();
+            self.twiddle_main[k].write_clock.next = self.clock.val();
+            self.twiddle_early[k].read_clock.next = self.clock.val();
+            self.twiddle_early[k].write_clock.next = self.clock.val();
+            self.bank0[k].read_address.next = self.zero_data_address.val();
+            self.bank1[k].read_address.next = self.zero_data_address.val();
+            self.bank0[k].write_address.next = self.zero_data_address.val();
+            self.bank1[k].write_address.next = self.zero_data_address.val();
+            self.bank0[k].write_data.next = 0.into();
+            self.bank1[k].write_data.next = 0.into();
+            self.bank0[k].write_enable.next = false;
+            self.bank1[k].write_enable.next = false;
+            self.twiddle_main[k].read_address.next = self.zero_twiddle_address.val();
+            self.twiddle_main[k].write_address.next = self.zero_twiddle_address.val();
+            self.twiddle_main[k].write_data.next = self.twiddle_data.val();
+            self.twiddle_main[k].write_enable.next = false;
+            self.twiddle_early[k].read_address.next = self.zero_early_address.val();
+            self.twiddle_early[k].write_address.next = self.zero_early_address.val();
+            self.twiddle_early[k].write_data.next = self.twiddle_data.val();
+            self.twiddle_early[k].write_enable.next = false;
+            self.hold_first_a[k].clock.next = self.clock.val();
+            self.hold_first_b[k].clock.next = self.clock.val();
+            self.hold_second_a[k].clock.next = self.clock.val();
+            self.hold_second_b[k].clock.next = self.clock.val();
+            self.hold_last_b[k].clock.next = self.clock.val();
+            self.hold_first_a[k].d.next = self.hold_first_a[k].q.val();
+            self.hold_first_b[k].d.next = self.hold_first_b[k].q.val();
+            self.hold_second_a[k].d.next = self.hold_second_a[k].q.val();
+            self.hold_second_b[k].d.next = self.hold_second_b[k].q.val();
+            self.hold_last_b[k].d.next = self.hold_last_b[k].q.val();
+        }
+        for i in 0..10 {
+            self.write_valid[i].clock.next = self.clock.val();
+            self.write_two_rows[i].clock.next = self.clock.val();
+            self.write_inverse[i].clock.next = self.clock.val();
+            self.write_row_a[i].clock.next = self.clock.val();
+            self.write_row_b[i].clock.next = self.clock.val();
+        }
+        for i in 1..10 {
+            self.write_valid[i].d.next = self.write_valid[i - 1].q.val();
+            self.write_two_rows[i].d.next = self.write_two_rows[i - 1].q.val();
+            self.write_inverse[i].d.next = self.write_inverse[i - 1].q.val();
+            self.write_row_a[i].d.next = self.write_row_a[i - 1].q.val();
+            self.write_row_b[i].d.next = self.write_row_b[i - 1].q.val();
+        }
+        self.write_valid[0].d.next = false;
+        self.write_two_rows[0].d.next = false;
+        self.write_inverse[0].d.next = self.inverse.q.val();
+        self.write_row_a[0].d.next = 0.into();
+        self.write_row_b[0].d.next = 0.into();
+
+        self.busy.next = self.running.q.val();
+        self.done.next = false;
+        self.reject.next = false;
+        self.reject_flags.next = 0.into();
+
+        // ------------------------------------------------ modulus table
+        self.mod_readback.next = 0.into();
+        for i in 0..M {
+            if self.mod_slot.val().index() == i {
+                if self.modulus_valid[i].q.val() {
+                    self.mod_readback.next = self.modulus_q[i].q.val();
+                }
+                // A slot takes only an odd modulus of exactly `word_bits` bits.
+                if self.mod_write.val() & !self.running.q.val() {
+                    self.modulus_q[i].d.next = self.mod_q.val();
+                    self.modulus_m[i].d.next = self.mod_m.val();
+                    self.modulus_valid[i].d.next = self.mod_q.val().get_bit(0)
+                        & ((self.mod_q.val() >> self.word_bits.val()) == 0)
+                        & ((self.mod_q.val() >> (self.word_bits.val() - 1)) == 1);
+                }
+            }
+        }
+
+        // ------------------------------------------------ host access
+        self.host_row.next = self.mem_address.val() >> self.log_lanes.val();
+        self.host_lane.next = self.mem_address.val() & self.lane_mask.val();
+        self.twiddle_host_row.next = self.twiddle_address.val() >> self.log_lanes.val();
+        self.host_read_valid.d.next = self.mem_read.val() & !self.running.q.val();
+        if self.mem_read.val() {
+            self.host_read_bank.d.next = self.host_row.val().xor();
+            self.host_read_lane.d.next = self.host_lane.val();
+        }
+        self.mem_read_data.next = 0.into();
+        for k in 0..P {
+            if self.host_read_valid.q.val() & (self.host_read_lane.q.val().index() == k) {
+                if self.host_read_bank.q.val() {
+                    self.mem_read_data.next = self.bank1[k].read_data.val();
+                } else {
+                    self.mem_read_data.next = self.bank0[k].read_data.val();
+                }
+            }
+        }
+        if !self.running.q.val() {
+            for k in 0..P {
+                self.bank0[k].read_address.next = self.host_row.val().get_bits::<DA>(1);
+                self.bank1[k].read_address.next = self.host_row.val().get_bits::<DA>(1);
+                self.bank0[k].write_address.next = self.host_row.val().get_bits::<DA>(1);
+                self.bank1[k].write_address.next = self.host_row.val().get_bits::<DA>(1);
+                self.bank0[k].write_data.next = self.mem_write_data.val();
+                self.bank1[k].write_data.next = self.mem_write_data.val();
+                if self.mem_write.val() & (self.host_lane.val().index() == k) {
+                    if self.host_row.val().xor() {
+                        self.bank1[k].write_enable.next = true;
+                    } else {
+                        self.bank0[k].write_enable.next = true;
+                    }
+                }
+                self.twiddle_main[k].write_address.next =
+                    self.twiddle_host_row.val().get_bits::<TA>(0);
+                self.twiddle_early[k].write_address.next =
+                    self.twiddle_host_row.val().get_bits::<EA>(0);
+                if (self.twiddle_address.val() & self.lane_mask.val()).index() == k {
+                    self.twiddle_main[k].write_enable.next = self.twiddle_write.val();
+                    self.twiddle_early[k].write_enable.next = self.twiddle_early_write.val();
+                }
+            }
+        }
+
+        // ------------------------------------------------ job start
+        // Shift amounts are cut to 5 bits: a wild descriptor must not make
+        // a huge shift (it is flagged as a bad size anyway).
+        self.log_n_bits.next = self.desc_log_n.val().get_bits::<5>(0);
+        self.size.next = self.one.val() << self.log_n_bits.val();
+        self.flag_op.next = 0.into();
+        if self.desc_op.val() > 6 {
+            self.flag_op.next = self.err_bad_op.val();
+        }
+        self.flag_size.next = 0.into();
+        if (self.desc_log_n.val() < self.min_log_n.val())
+            | (self.desc_log_n.val() > self.log_max_n.val())
+        {
+            self.flag_size.next = self.err_bad_size.val();
+        }
+        self.flag_modulus.next = 0.into();
+        if self.desc_slot.val() >= self.slot_count.val() {
+            self.flag_modulus.next = self.err_bad_modulus.val();
+        }
+        for i in 0..M {
+            if (self.desc_slot.val().index() == i) & !self.modulus_valid[i].q.val() {
+                self.flag_modulus.next = self.err_bad_modulus.val();
+            }
+        }
+        self.flag_alignment.next = 0.into();
+        if ((self.desc_a.val() & (self.size.val() - 1)) != 0)
+            | ((self.desc_dst.val() & (self.size.val() - 1)) != 0)
+        {
+            self.flag_alignment.next = self.err_misaligned.val();
+        }
+        self.flag_range.next = 0.into();
+        if (self.desc_a.val() >= self.user_words.val())
+            | (self.desc_a.val() + self.size.val() > self.user_words.val())
+            | (self.desc_dst.val() >= self.user_words.val())
+            | (self.desc_dst.val() + self.size.val() > self.user_words.val())
+        {
+            self.flag_range.next = self.err_out_of_range.val();
+        }
+        // Operand b matters for Mul (2), Mac (3), Add (4), Sub (5).
+        if (self.desc_op.val() >= 2) & (self.desc_op.val() <= 5) {
+            if (self.desc_b.val() & (self.size.val() - 1)) != 0 {
+                self.flag_alignment.next = self.err_misaligned.val();
+            }
+            if (self.desc_b.val() >= self.user_words.val())
+                | (self.desc_b.val() + self.size.val() > self.user_words.val())
+            {
+                self.flag_range.next = self.err_out_of_range.val();
+            }
+        }
+        self.flags.next = self.flag_op.val()
+            | self.flag_size.val()
+            | self.flag_modulus.val()
+            | self.flag_alignment.val()
+            | self.flag_range.val();
+        // NTT stage 0 writes the first scratch when the parity of the
+        // stage count would otherwise make it overwrite its own source.
+        self.log_n_less_one.next = self.desc_log_n.val() - 1;
+        if (self.desc_a.val() == self.desc_dst.val()) & !self.log_n_less_one.val().get_bit(0) {
+            self.first_target.next = self.scratch1_row.val();
+        } else if self.log_n_less_one.val().get_bit(0) {
+            self.first_target.next = self.scratch0_row.val();
+        } else {
+            self.first_target.next = self.desc_dst.val() >> self.log_lanes.val();
+        }
+        self.half_log.next = self.desc_log_n.val() - self.log_lanes.val() - 1;
+        self.half_log_bits.next = self.half_log.val().get_bits::<5>(0);
+        self.half_stage_rows.next = self.one.val() << self.half_log_bits.val();
+        if self.desc_op.val() == 6 {
+            self.vector_lane_op.next = self.lane_op_mul.val();
+        } else {
+            self.vector_lane_op.next = self.desc_op.val().get_bits::<3>(0);
+        }
+
+        if self.start.val() & !self.running.q.val() {
+            if self.flags.val() != 0 {
+                self.reject.next = true;
+                self.reject_flags.next = self.flags.val();
+            } else {
+                self.running.d.next = true;
+                self.draining.d.next = false;
+                self.op.d.next = self.desc_op.val();
+                self.lane_op.d.next = self.vector_lane_op.val();
+                self.is_ntt.d.next = self.desc_op.val() <= 1;
+                self.inverse.d.next = self.desc_op.val() == 1;
+                self.constant.d.next = self.desc_const.val();
+                self.half_rows.d.next = self.half_stage_rows.val();
+                self.stages.d.next = self.desc_log_n.val();
+                self.stage_index.d.next = 0.into();
+                if self.desc_op.val() == 1 {
+                    self.stage.d.next = self.desc_log_n.val() - 1;
+                } else {
+                    self.stage.d.next = 0.into();
+                }
+                self.row.d.next = 0.into();
+                self.slot.d.next = 0.into();
+                if self.desc_op.val() == 3 {
+                    self.slots.d.next = 3.into();
+                } else {
+                    self.slots.d.next = 2.into();
+                }
+                if (self.half_stage_rows.val() >> 1) >= self.gap_base.val() {
+                    self.gap_length.d.next = 0.into();
+                } else {
+                    self.gap_length.d.next =
+                        self.gap_base.val() - (self.half_stage_rows.val() >> 1);
+                }
+                self.gap_left.d.next = 0.into();
+                self.a_row.d.next = self.desc_a.val() >> self.log_lanes.val();
+                self.b_row.d.next = self.desc_b.val() >> self.log_lanes.val();
+                self.dst_row.d.next = self.desc_dst.val() >> self.log_lanes.val();
+                self.source_row.d.next = self.desc_a.val() >> self.log_lanes.val();
+                self.target_row.d.next = self.first_target.val();
+                self.twiddle_main_base.d.next = ((self.desc_slot.val() << 1)
+                    | (self.desc_op.val() & 1))
+                    << self.log_rows_per_buffer.val();
+                self.twiddle_early_base.d.next =
+                    ((self.desc_slot.val() << 1) | (self.desc_op.val() & 1)) << 2;
+                for i in 0..M {
+                    if self.desc_slot.val().index() == i {
+                        self.modulus.d.next = self.modulus_q[i].q.val();
+                        self.barrett.d.next = self.modulus_m[i].q.val();
+                    }
+                }
+            }
+        }
+
+        // ------------------------------------------------ issue reads
+        self.issue.next = false;
+        self.read_row_a.next = 0.into();
+        self.read_row_b.next = 0.into();
+        self.operand_base.next = self.a_row.q.val();
+        self.stage_bits.next = self.stage.q.val().get_bits::<5>(0);
+        self.twiddle_step.next = (self.one.val() << self.stage_bits.val()) >> self.log_lanes.val();
+        self.twiddle_row_main.next = self.twiddle_main_base.q.val()
+            + self.twiddle_step.val()
+            + (self.row.q.val() & (self.twiddle_step.val() - 1));
+        self.twiddle_row_early.next = self.twiddle_early_base.q.val() + self.stage.q.val();
+        // Target of the next stage: the destination when an even number
+        // of stages remains after it, else the first scratch.
+        self.stages_remaining.next = self.stages.q.val() - self.stage_index.q.val();
+        if self.stages_remaining.val().get_bit(0) {
+            self.next_target.next = self.scratch0_row.val();
+        } else {
+            self.next_target.next = self.dst_row.q.val();
+        }
+        if self.running.q.val() & !self.draining.q.val() {
+            if self.is_ntt.q.val() {
+                if self.gap_left.q.val() != 0 {
+                    self.gap_left.d.next = self.gap_left.q.val() - 1;
+                } else {
+                    self.issue.next = true;
+                    self.arriving_ntt.d.next = true;
+                    if self.inverse.q.val() {
+                        self.read_row_a.next = self.source_row.q.val() + (self.row.q.val() << 1);
+                        self.read_row_b.next =
+                            self.source_row.q.val() + (self.row.q.val() << 1) + 1;
+                        self.arriving_row_a.d.next = self.target_row.q.val() + self.row.q.val();
+                        self.arriving_row_b.d.next =
+                            self.target_row.q.val() + self.half_rows.q.val() + self.row.q.val();
+                    } else {
+                        self.read_row_a.next = self.source_row.q.val() + self.row.q.val();
+                        self.read_row_b.next =
+                            self.source_row.q.val() + self.half_rows.q.val() + self.row.q.val();
+                        self.arriving_row_a.d.next =
+                            self.target_row.q.val() + (self.row.q.val() << 1);
+                        self.arriving_row_b.d.next =
+                            self.target_row.q.val() + (self.row.q.val() << 1) + 1;
+                    }
+                    self.arriving_early.d.next = self.stage.q.val() < self.log_lanes.val();
+                    for k in 0..P {
+                        self.twiddle_main[k].read_address.next =
+                            self.twiddle_row_main.val().get_bits::<TA>(0);
+                        self.twiddle_early[k].read_address.next =
+                            self.twiddle_row_early.val().get_bits::<EA>(0);
+                    }
+                    if self.row.q.val() == self.half_rows.q.val() - 1 {
+                        self.row.d.next = 0.into();
+                        if self.stage_index.q.val() == self.stages.q.val() - 1 {
+                            self.draining.d.next = true;
+                            self.drain_count.d.next = self.drain_ntt.val();
+                        } else {
+                            self.stage_index.d.next = self.stage_index.q.val() + 1;
+                            if self.inverse.q.val() {
+                                self.stage.d.next = self.stage.q.val() - 1;
+                            } else {
+                                self.stage.d.next = self.stage.q.val() + 1;
+                            }
+                            self.source_row.d.next = self.target_row.q.val();
+                            self.target_row.d.next = self.next_target.val();
+                            self.gap_left.d.next = self.gap_length.q.val();
+                        }
+                    } else {
+                        self.row.d.next = self.row.q.val() + 1;
+                    }
+                }
+            } else {
+                // Vector job: slot 0 reads a (Mac: the accumulator), slot 1
+                // b (Mac: a; MulConst: a), slot 2 b (Mac only).
+                if self.op.q.val() == 3 {
+                    if self.slot.q.val() == 0 {
+                        self.operand_base.next = self.dst_row.q.val();
+                    } else if self.slot.q.val() == 1 {
+                        self.operand_base.next = self.a_row.q.val();
+                    } else {
+                        self.operand_base.next = self.b_row.q.val();
+                    }
+                } else if self.op.q.val() == 6 {
+                    self.operand_base.next = self.a_row.q.val();
+                } else if self.slot.q.val() == 1 {
+                    self.operand_base.next = self.b_row.q.val();
+                }
+                self.read_row_a.next = self.operand_base.val() + (self.row.q.val() << 1);
+                self.read_row_b.next = self.operand_base.val() + (self.row.q.val() << 1) + 1;
+                self.issue.next = !((self.op.q.val() == 6) & (self.slot.q.val() == 0));
+                self.arriving_first.d.next = self.slot.q.val() == 0;
+                self.arriving_second.d.next = (self.slot.q.val() == 1) & (self.op.q.val() == 3);
+                self.arriving_last.d.next = self.slot.q.val() == self.slots.q.val() - 1;
+                self.arriving_row_a.d.next = self.dst_row.q.val() + (self.row.q.val() << 1);
+                self.arriving_row_b.d.next = self.dst_row.q.val() + (self.row.q.val() << 1) + 1;
+                if self.slot.q.val() == self.slots.q.val() - 1 {
+                    self.slot.d.next = 0.into();
+                    if self.row.q.val() == self.half_rows.q.val() - 1 {
+                        self.draining.d.next = true;
+                        self.drain_count.d.next = self.drain_vector.val();
+                    } else {
+                        self.row.d.next = self.row.q.val() + 1;
+                    }
+                } else {
+                    self.slot.d.next = self.slot.q.val() + 1;
+                }
+            }
+        }
+        if self.issue.val() {
+            self.arriving.d.next = true;
+            self.arriving_swap.d.next = self.read_row_a.val().xor();
+            for k in 0..P {
+                if self.read_row_a.val().xor() {
+                    self.bank1[k].read_address.next = self.read_row_a.val().get_bits::<DA>(1);
+                    self.bank0[k].read_address.next = self.read_row_b.val().get_bits::<DA>(1);
+                } else {
+                    self.bank0[k].read_address.next = self.read_row_a.val().get_bits::<DA>(1);
+                    self.bank1[k].read_address.next = self.read_row_b.val().get_bits::<DA>(1);
+                }
+            }
+        }
+        if self.draining.q.val() {
+            if self.drain_count.q.val() == 0 {
+                self.done.next = true;
+                self.running.d.next = false;
+                self.draining.d.next = false;
+            } else {
+                self.drain_count.d.next = self.drain_count.q.val() - 1;
+            }
+        }
+
+        // ------------------------------------------------ rows arrive: issue to lanes
+        if self.arriving.q.val() & self.arriving_ntt.q.val() {
+            self.write_valid[0].d.next = true;
+            self.write_two_rows[0].d.next = true;
+            self.write_row_a[0].d.next = self.arriving_row_a.q.val();
+            self.write_row_b[0].d.next = self.arriving_row_b.q.val();
+            for k in 0..P {
+                if self.arriving_early.q.val() {
+                    self.lanes[k].w.next = self.twiddle_early[k].read_data.val();
+                } else {
+                    self.lanes[k].w.next = self.twiddle_main[k].read_data.val();
+                }
+            }
+            if !self.inverse.q.val() {
+                // Butterfly b = cP + k takes words b and b + N/2: lane k of
+                // row A and lane k of row B.
+                for k in 0..P {
+                    if self.arriving_swap.q.val() {
+                        self.lanes[k].u.next = self.bank1[k].read_data.val();
+                        self.lanes[k].v.next = self.bank0[k].read_data.val();
+                    } else {
+                        self.lanes[k].u.next = self.bank0[k].read_data.val();
+                        self.lanes[k].v.next = self.bank1[k].read_data.val();
+                    }
+                }
+            } else if self.single_lane.val() {
+                // Inverse, one lane: words 2c and 2c + 1 are rows A and B.
+                if self.arriving_swap.q.val() {
+                    self.lanes[0].u.next = self.bank1[0].read_data.val();
+                    self.lanes[0].v.next = self.bank0[0].read_data.val();
+                } else {
+                    self.lanes[0].u.next = self.bank0[0].read_data.val();
+                    self.lanes[0].v.next = self.bank1[0].read_data.val();
+                }
+            } else {
+                // Inverse: butterfly b = cP + k takes words 2b and 2b + 1,
+                // lanes 2i, 2i + 1 of row A for k < P/2, of row B above.
+                for hp in (P / 2)..(P / 2 + 1) {
+                    for i in 0..(P / 2) {
+                        if self.arriving_swap.q.val() {
+                            self.lanes[i].u.next = self.bank1[2 * i].read_data.val();
+                            self.lanes[i].v.next = self.bank1[2 * i + 1].read_data.val();
+                            self.lanes[hp + i].u.next = self.bank0[2 * i].read_data.val();
+                            self.lanes[hp + i].v.next = self.bank0[2 * i + 1].read_data.val();
+                        } else {
+                            self.lanes[i].u.next = self.bank0[2 * i].read_data.val();
+                            self.lanes[i].v.next = self.bank0[2 * i + 1].read_data.val();
+                            self.lanes[hp + i].u.next = self.bank1[2 * i].read_data.val();
+                            self.lanes[hp + i].v.next = self.bank1[2 * i + 1].read_data.val();
+                        }
+                    }
+                }
+            }
+        }
+        if self.arriving.q.val() & !self.arriving_ntt.q.val() {
+            for k in 0..P {
+                if self.arriving_first.q.val() {
+                    if self.arriving_swap.q.val() {
+                        self.hold_first_a[k].d.next = self.bank1[k].read_data.val();
+                        self.hold_first_b[k].d.next = self.bank0[k].read_data.val();
+                    } else {
+                        self.hold_first_a[k].d.next = self.bank0[k].read_data.val();
+                        self.hold_first_b[k].d.next = self.bank1[k].read_data.val();
+                    }
+                }
+                if self.arriving_second.q.val() {
+                    if self.arriving_swap.q.val() {
+                        self.hold_second_a[k].d.next = self.bank1[k].read_data.val();
+                        self.hold_second_b[k].d.next = self.bank0[k].read_data.val();
+                    } else {
+                        self.hold_second_a[k].d.next = self.bank0[k].read_data.val();
+                        self.hold_second_b[k].d.next = self.bank1[k].read_data.val();
+                    }
+                }
+            }
+            if self.arriving_last.q.val() {
+                // Issue row A now, row B next cycle.
+                self.write_valid[0].d.next = true;
+                self.write_row_a[0].d.next = self.arriving_row_a.q.val();
+                self.second_issue.d.next = true;
+                self.second_row.d.next = self.arriving_row_b.q.val();
+                for k in 0..P {
+                    if self.arriving_swap.q.val() {
+                        self.hold_last_b[k].d.next = self.bank0[k].read_data.val();
+                        self.lanes[k].w.next = self.bank1[k].read_data.val();
+                        self.lanes[k].v.next = self.bank1[k].read_data.val();
+                    } else {
+                        self.hold_last_b[k].d.next = self.bank1[k].read_data.val();
+                        self.lanes[k].w.next = self.bank0[k].read_data.val();
+                        self.lanes[k].v.next = self.bank0[k].read_data.val();
+                    }
+                    self.lanes[k].u.next = self.hold_first_a[k].q.val();
+                    if self.op.q.val() == 3 {
+                        self.lanes[k].v.next = self.hold_second_a[k].q.val();
+                    }
+                    if self.op.q.val() == 2 {
+                        self.lanes[k].v.next = self.hold_first_a[k].q.val();
+                    }
+                    if self.op.q.val() == 6 {
+                        self.lanes[k].w.next = self.constant.q.val();
+                    }
+                }
+            }
+        }
+        if self.second_issue.q.val() {
+            self.write_valid[0].d.next = true;
+            self.write_row_a[0].d.next = self.second_row.q.val();
+            for k in 0..P {
+                self.lanes[k].u.next = self.hold_first_b[k].q.val();
+                self.lanes[k].v.next = self.hold_last_b[k].q.val();
+                self.lanes[k].w.next = self.hold_last_b[k].q.val();
+                if self.op.q.val() == 3 {
+                    self.lanes[k].v.next = self.hold_second_b[k].q.val();
+                }
+                if self.op.q.val() == 2 {
+                    self.lanes[k].v.next = self.hold_first_b[k].q.val();
+                }
+                if self.op.q.val() == 6 {
+                    self.lanes[k].w.next = self.constant.q.val();
+                }
+            }
+        }
+
+        // ------------------------------------------------ write back
+        if self.write_valid[9].q.val() {
+            if self.write_two_rows[9].q.val() {
+                // Row A goes to the bank of its parity, row B to the other.
+                for k in 0..P {
+                    if self.write_row_a[9].q.val().xor() {
+                        self.bank1[k].write_address.next =
+                            self.write_row_a[9].q.val().get_bits::<DA>(1);
+                        self.bank0[k].write_address.next =
+                            self.write_row_b[9].q.val().get_bits::<DA>(1);
+                    } else {
+                        self.bank0[k].write_address.next =
+                            self.write_row_a[9].q.val().get_bits::<DA>(1);
+                        self.bank1[k].write_address.next =
+                            self.write_row_b[9].q.val().get_bits::<DA>(1);
+                    }
+                    self.bank0[k].write_enable.next = true;
+                    self.bank1[k].write_enable.next = true;
+                }
+                if self.write_inverse[9].q.val() {
+                    // x of butterfly cP + k is word cP + k (row A, lane k),
+                    // y is word N/2 + cP + k (row B, lane k).
+                    for k in 0..P {
+                        if self.write_row_a[9].q.val().xor() {
+                            self.bank1[k].write_data.next = self.lanes[k].x.val();
+                            self.bank0[k].write_data.next = self.lanes[k].y.val();
+                        } else {
+                            self.bank0[k].write_data.next = self.lanes[k].x.val();
+                            self.bank1[k].write_data.next = self.lanes[k].y.val();
+                        }
+                    }
+                } else if self.single_lane.val() {
+                    if self.write_row_a[9].q.val().xor() {
+                        self.bank1[0].write_data.next = self.lanes[0].x.val();
+                        self.bank0[0].write_data.next = self.lanes[0].y.val();
+                    } else {
+                        self.bank0[0].write_data.next = self.lanes[0].x.val();
+                        self.bank1[0].write_data.next = self.lanes[0].y.val();
+                    }
+                } else {
+                    // Forward: x, y of butterfly cP + k are words 2(cP + k)
+                    // and 2(cP + k) + 1: lanes 2i, 2i + 1 of row A for
+                    // k = i < P/2, of row B for k = P/2 + i.
+                    for hp in (P / 2)..(P / 2 + 1) {
+                        for i in 0..(P / 2) {
+                            if self.write_row_a[9].q.val().xor() {
+                                self.bank1[2 * i].write_data.next = self.lanes[i].x.val();
+                                self.bank1[2 * i + 1].write_data.next = self.lanes[i].y.val();
+                                self.bank0[2 * i].write_data.next = self.lanes[hp + i].x.val();
+                                self.bank0[2 * i + 1].write_data.next = self.lanes[hp + i].y.val();
+                            } else {
+                                self.bank0[2 * i].write_data.next = self.lanes[i].x.val();
+                                self.bank0[2 * i + 1].write_data.next = self.lanes[i].y.val();
+                                self.bank1[2 * i].write_data.next = self.lanes[hp + i].x.val();
+                                self.bank1[2 * i + 1].write_data.next = self.lanes[hp + i].y.val();
+                            }
+                        }
+                    }
+                }
+            } else {
+                for k in 0..P {
+                    self.bank0[k].write_address.next =
+                        self.write_row_a[9].q.val().get_bits::<DA>(1);
+                    self.bank1[k].write_address.next =
+                        self.write_row_a[9].q.val().get_bits::<DA>(1);
+                    self.bank0[k].write_data.next = self.lanes[k].x.val();
+                    self.bank1[k].write_data.next = self.lanes[k].x.val();
+                    if self.write_row_a[9].q.val().xor() {
+                        self.bank1[k].write_enable.next = true;
+                    } else {
+                        self.bank0[k].write_enable.next = true;
+                    }
+                }
+            }
+        }
+    }
+}
