@@ -159,6 +159,7 @@ pub(crate) fn coeffs_from_node_values(values: &[f64]) -> Vec<f64> {
     c
 }
 
+#[cfg(test)]
 /// Monomial coefficients `a` with `sum a_j t^j = sum c_k T_k(t)` (for the
 /// low degrees of the power-of-two search only: the conversion is
 /// exponentially ill-conditioned in the degree).

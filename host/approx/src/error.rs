@@ -102,7 +102,10 @@ impl fmt::Display for ApproxError {
                 "{samples} samples but {weights} weights; the lengths must match"
             ),
             Self::InvalidBound(b) => {
-                write!(f, "input bound B = {b} is invalid; it must be finite and > 0")
+                write!(
+                    f,
+                    "input bound B = {b} is invalid; it must be finite and > 0"
+                )
             }
             Self::DegreeOutOfRange { degree, max } => {
                 write!(f, "degree {degree} is out of range (at most {max})")
@@ -117,7 +120,10 @@ impl fmt::Display for ApproxError {
                 name,
                 value,
                 expected,
-            } => write!(f, "parameter {name} = {value} is invalid: expected {expected}"),
+            } => write!(
+                f,
+                "parameter {name} = {value} is invalid: expected {expected}"
+            ),
             Self::DuplicateNode { x } => write!(
                 f,
                 "two interpolation nodes share the abscissa x = {x}; no polynomial \

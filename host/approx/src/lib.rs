@@ -33,10 +33,10 @@ pub use activation::{Activation, Target};
 pub use chebyshev::{ChebyshevPoly, MAX_DEGREE, chebyshev_nodes};
 pub use distribution::InputDistribution;
 pub use error::{ApproxError, Result};
-pub use kmeans::{KmeansFit, kmeans, kmeans_interpolation};
+pub use kmeans::{KmeansFit, interpolate_points, kmeans, kmeans_interpolation};
 pub use minimax::{
     CompositeCost, CompositeRelu, CompositeSign, RemezResult, bsgs_products, odd_sign_minimax,
-    published_sign_degrees, search_sign_degrees,
+    published_sign_degrees, search_sign_degrees, sign_gap_for_precision,
 };
-pub use pow2::{PowerOfTwoFit, PowerOfTwoOptions, fit_power_of_two};
+pub use pow2::{POW2_MAX_DEGREE, PowerOfTwoFit, PowerOfTwoOptions, fit_power_of_two};
 pub use wls::{DEFAULT_BINS, WlsFit, WlsOptions, fit_wls_all_degrees, fit_wls_all_degrees_with};

@@ -41,7 +41,7 @@ pub struct RemezResult {
 /// exchange stops when the levelled error and the true maximum agree to
 /// 1e-10 relative.
 pub fn odd_sign_minimax(degree: usize, eps: f64) -> Result<RemezResult> {
-    if degree % 2 == 0 || degree > 255 {
+    if degree.is_multiple_of(2) || degree > 255 {
         return Err(ApproxError::InvalidParameter {
             name: "degree",
             value: degree as f64,
@@ -64,7 +64,6 @@ pub fn odd_sign_minimax(degree: usize, eps: f64) -> Result<RemezResult> {
             eps + (1.0 - eps) * (1.0 - c) / 2.0
         })
         .collect();
-    let mut best: Option<(Vec<f64>, f64, Vec<f64>)> = None;
     for iteration in 1..=60 {
         let coeffs = solve_reference(&reference, m).ok_or(ApproxError::RemezFailed {
             degree,
@@ -74,10 +73,9 @@ pub fn odd_sign_minimax(degree: usize, eps: f64) -> Result<RemezResult> {
         let extrema = local_extrema(&e, &grid);
         let max_err = extrema.iter().fold(0.0f64, |a, &(_, v)| a.max(v.abs()));
         let new_ref = select_alternating(extrema, m + 1);
-        let min_ref = new_ref.iter().fold(f64::INFINITY, |a, &(_, v)| a.min(v.abs()));
-        if best.as_ref().is_none_or(|b| max_err < b.1) {
-            best = Some((coeffs.clone(), max_err, reference.clone()));
-        }
+        let min_ref = new_ref
+            .iter()
+            .fold(f64::INFINITY, |a, &(_, v)| a.min(v.abs()));
         if new_ref.len() < m + 1 {
             return Err(ApproxError::RemezFailed {
                 degree,
@@ -85,7 +83,9 @@ pub fn odd_sign_minimax(degree: usize, eps: f64) -> Result<RemezResult> {
             });
         }
         reference = new_ref.iter().map(|&(x, _)| x).collect();
-        if max_err - min_ref <= 1e-10 * max_err {
+        // Converged when the reference errors level out (1e-10 relative),
+        // or when the gap is at the f64 noise floor of `p - 1`.
+        if max_err - min_ref <= 1e-10 * max_err + 1e-14 {
             let poly = to_chebyshev(&coeffs, m)?;
             return Ok(RemezResult {
                 poly,
@@ -174,8 +174,16 @@ fn local_extrema(e: &impl Fn(f64) -> f64, grid: &[f64]) -> Vec<(f64, f64)> {
     let mut out = Vec::new();
     for i in 0..n {
         let s = v[i].signum();
-        let left = if i > 0 { s * v[i - 1] } else { f64::NEG_INFINITY };
-        let right = if i + 1 < n { s * v[i + 1] } else { f64::NEG_INFINITY };
+        let left = if i > 0 {
+            s * v[i - 1]
+        } else {
+            f64::NEG_INFINITY
+        };
+        let right = if i + 1 < n {
+            s * v[i + 1]
+        } else {
+            f64::NEG_INFINITY
+        };
         let here = s * v[i];
         if here >= left && here >= right && here > 0.0 {
             if i == 0 || i + 1 == n {
@@ -311,14 +319,16 @@ impl CompositeSign {
         let mut stage_errors = Vec::with_capacity(degrees.len());
         let mut lo = eps;
         let mut in_scale = 1.0;
-        for &d in degrees {
+        for (i, &d) in degrees.iter().enumerate() {
             let r = odd_sign_minimax(d, lo)?;
             stages.push(ChebyshevPoly::new(in_scale, r.poly.coeffs().to_vec())?);
             stage_errors.push(r.error);
-            if r.error >= 1.0 {
+            let last = i + 1 == degrees.len();
+            if !last && (r.error >= 1.0 || r.error < 1e-13) {
                 return Err(ApproxError::RemezFailed {
                     degree: d,
-                    reason: "stage error >= 1: the next stage's interval is empty",
+                    reason: "stage error is >= 1 (next interval empty) or at the f64 \
+                             noise floor (later stages pointless): use fewer or lower-degree stages",
                 });
             }
             lo = (1.0 - r.error) / (1.0 + r.error);
@@ -397,25 +407,61 @@ pub fn published_sign_degrees(alpha: u32) -> Option<&'static [usize]> {
 }
 
 /// Searches compositions of at most `max_stages` odd components of degree
-/// `<= max_degree` for one whose error on `[2^-alpha, 1]` is `<= 2^-alpha`,
-/// minimising (products, depth, sum of degrees) lexicographically.
+/// `<= max_degree` whose error on `[eps, 1]` is `<= 2^-alpha`, minimising
+/// (ciphertext products, depth, sum of degrees) lexicographically
+/// (branch and bound; each candidate stage is one Remez run).
 ///
-/// Returns the degrees and the achieved error.
+/// Returns the degrees and the achieved error. Note that with
+/// `eps = 2^-alpha` no composition of total degree below ~`2^alpha alpha`
+/// can succeed (the best uniform approximation of `sgn` with gap `eps`
+/// by degree `n` decays like `exp(-n eps)`), see the crate README.
 pub fn search_sign_degrees(
     alpha: u32,
+    eps: f64,
     max_stages: usize,
     max_degree: usize,
 ) -> Result<(Vec<usize>, f64)> {
-    let eps = 2f64.powi(-(alpha as i32));
-    let target = eps;
+    let target = 2f64.powi(-(alpha as i32));
     let degrees: Vec<usize> = (3..=max_degree).step_by(2).collect();
-    let mut best: Option<((usize, usize, usize), Vec<usize>, f64)> = None;
+    let mut best: Option<(Key, Vec<usize>, f64)> = None;
     let mut path = Vec::new();
     search(
-        eps, target, &degrees, max_stages, (0, 0, 0), &mut path, &mut best,
-    )?;
+        eps,
+        target,
+        &degrees,
+        max_stages,
+        (0, 0, 0),
+        &mut path,
+        &mut best,
+    );
     best.map(|(_, d, e)| (d, e))
         .ok_or(ApproxError::NoCompositeFound { alpha })
+}
+
+/// The smallest gap `eps` (to ~0.1 % relative) for which the composition
+/// with `degrees` reaches error `<= 2^-alpha` on `[eps, 1]`, by bisection
+/// on `log eps` (the error is monotone in `eps`).
+pub fn sign_gap_for_precision(degrees: &[usize], alpha: u32) -> Result<f64> {
+    let target = 2f64.powi(-(alpha as i32));
+    let reaches = |eps: f64| match CompositeSign::new(degrees, eps) {
+        Ok(s) => s.error() <= target,
+        // A stage already at the f64 noise floor: certainly precise enough.
+        Err(ApproxError::RemezFailed { .. }) => true,
+        Err(_) => false,
+    };
+    let (mut lo, mut hi) = (1e-9f64, 0.5f64);
+    if !reaches(hi) {
+        return Err(ApproxError::NoCompositeFound { alpha });
+    }
+    while hi / lo > 1.001 {
+        let mid = (lo * hi).sqrt();
+        if reaches(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(hi)
 }
 
 type Key = (usize, usize, usize);
@@ -428,16 +474,19 @@ fn search(
     cost: Key,
     path: &mut Vec<usize>,
     best: &mut Option<(Key, Vec<usize>, f64)>,
-) -> Result<()> {
+) {
     if stages_left == 0 {
-        return Ok(());
+        return;
     }
     for &d in degrees {
         let c = (cost.0 + bsgs_products(d), cost.1 + depth(d), cost.2 + d);
         if best.as_ref().is_some_and(|b| c >= b.0) {
             continue;
         }
-        let r = odd_sign_minimax(d, lo)?;
+        // A failed Remez (interval at the f64 resolution) prunes the branch.
+        let Ok(r) = odd_sign_minimax(d, lo) else {
+            continue;
+        };
         path.push(d);
         if r.error <= target {
             *best = Some((c, path.clone(), r.error));
@@ -450,11 +499,10 @@ fn search(
                 c,
                 path,
                 best,
-            )?;
+            );
         }
         path.pop();
     }
-    Ok(())
 }
 
 /// `ReLU(x) = x (1 + sgn(x / B)) / 2` with a composite `sgn`: the

@@ -197,6 +197,7 @@ impl WlsFit {
         let mut h_prev: Vec<f64> = Vec::new();
         let mut h = vec![self.h0];
         let mut q = vec![self.proj[0] * self.h0];
+        #[allow(clippy::needless_range_loop)] // l indexes three recurrence tables
         for l in 0..=top {
             if l > 0 {
                 // h_l = ((t - a_{l-1}) h_{l-1} - b_{l-1} h_{l-2}) / b_l.
@@ -300,12 +301,7 @@ struct Points {
     we: Vec<f64>,
 }
 
-fn build_points(
-    dist: &InputDistribution,
-    eff: f64,
-    max_degree: usize,
-    o: &WlsOptions,
-) -> Points {
+fn build_points(dist: &InputDistribution, eff: f64, max_degree: usize, o: &WlsOptions) -> Points {
     let compress = |xs: Vec<f64>, ws: &[f64]| -> (Vec<f64>, Vec<f64>) {
         match o.bins {
             Some(b) if xs.len() > b => bin_points(&xs, ws, 1.0, b),
@@ -406,7 +402,7 @@ fn stieltjes(p: &Points, mut r: Vec<f64>, bound: f64, max_degree: usize) -> Resu
         }
         mse.push(e);
         if !last {
-            if !(nrm > 1e-26 * scale) || !nrm.is_finite() {
+            if nrm <= 1e-26 * scale || !nrm.is_finite() {
                 return Err(ApproxError::TooFewSupportPoints {
                     distinct: l + 1,
                     degree: max_degree,
