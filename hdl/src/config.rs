@@ -142,6 +142,52 @@ impl Config {
         pairs * operands.max(2) + LANE_LATENCY + 3
     }
 
+    /// Whether a modulus slot accepts `q`: odd with exactly `word_bits` bits
+    /// (the Barrett unit's shifts are fixed per configuration).
+    pub fn accepts_modulus(&self, q: u32) -> bool {
+        q & 1 == 1 && q >> self.word_bits == 0 && q >> (self.word_bits - 1) == 1
+    }
+
+    /// The error flags the engine raises for a descriptor, exactly as the
+    /// RTL computes them (32-bit wrapping arithmetic, the size taken from
+    /// the low five bits of `log_n`); `valid_slots[i]` says whether slot
+    /// `i` holds an accepted modulus. Zero means the job runs.
+    #[allow(clippy::too_many_arguments)]
+    pub fn descriptor_flags(
+        &self,
+        op: u32,
+        log_n: u32,
+        slot: u32,
+        a: u32,
+        b: u32,
+        dst: u32,
+        valid_slots: &[bool],
+    ) -> u32 {
+        let user = self.user_words() as u32;
+        let size = 1u32 << (log_n & 31);
+        let misaligned = |x: u32| x & size.wrapping_sub(1) != 0;
+        let outside = |x: u32| x >= user || x.wrapping_add(size) > user;
+        let mut flags = 0;
+        if op > 6 {
+            flags |= ERR_BAD_OP;
+        }
+        if log_n < self.min_log_n() || log_n > self.log_max_n {
+            flags |= ERR_BAD_SIZE;
+        }
+        if slot as usize >= self.moduli || !valid_slots.get(slot as usize).copied().unwrap_or(false)
+        {
+            flags |= ERR_BAD_MODULUS;
+        }
+        let uses_b = (2..=5).contains(&op);
+        if misaligned(a) || misaligned(dst) || (uses_b && misaligned(b)) {
+            flags |= ERR_MISALIGNED;
+        }
+        if outside(a) || outside(dst) || (uses_b && outside(b)) {
+            flags |= ERR_OUT_OF_RANGE;
+        }
+        flags
+    }
+
     /// The lower bound `(N/2)·log2(N)/lanes` butterfly cycles.
     pub fn ntt_bound(&self, log_n: u32) -> f64 {
         (1u64 << (log_n - 1)) as f64 * log_n as f64 / self.lanes as f64

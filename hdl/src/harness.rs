@@ -364,3 +364,191 @@ pub fn twiddle_image(config: &Config, slot: u32, plan: &NttPlan) -> Vec<(u32, u3
     }
     image
 }
+
+/// What a [`random_session`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionReport {
+    /// Jobs that ran and matched the golden model.
+    pub completed: usize,
+    /// Descriptors refused with the predicted flags.
+    pub rejected: usize,
+    /// Completed jobs per [`JobOp`] code.
+    pub per_op: [usize; 7],
+}
+
+/// The golden result of a job on a memory image.
+pub fn golden_job(config: &Config, memory: &mut [u32], job: &Job, modulus: &Modulus) {
+    let n = 1usize << job.log_n;
+    let (a, b, dst) = (job.a as usize, job.b as usize, job.dst as usize);
+    let a_words = memory[a..a + n].to_vec();
+    let b_words = memory[b.min(config.user_words() - n)..][..n].to_vec();
+    let mut out = memory[dst..dst + n].to_vec();
+    match job.op {
+        JobOp::Ntt | JobOp::Intt => {
+            let plan = NttPlan::new(n, *modulus).expect("NTT-friendly modulus");
+            out = a_words;
+            if job.op == JobOp::Ntt {
+                plan.fwd(&mut out);
+            } else {
+                plan.inv(&mut out);
+            }
+        }
+        JobOp::Mul => ola_arith::vector::mul(modulus, &a_words, &b_words, &mut out),
+        JobOp::Mac => ola_arith::vector::mac(modulus, &a_words, &b_words, &mut out),
+        JobOp::Add => ola_arith::vector::add(modulus, &a_words, &b_words, &mut out),
+        JobOp::Sub => ola_arith::vector::sub(modulus, &a_words, &b_words, &mut out),
+        JobOp::MulConst => ola_arith::vector::mul_const(modulus, &a_words, job.constant, &mut out),
+    }
+    memory[dst..dst + n].copy_from_slice(&out);
+}
+
+/// Runs `jobs` random jobs — every operation, every supported `N`, every
+/// loaded modulus, in-place and aliased operands, and about one bad
+/// descriptor in six — checking each result, cycle count and refusal
+/// against the golden model, then the whole memory. `moduli` must be
+/// NTT-friendly for `N_max` and accepted by the configuration; each goes
+/// into the slot of its index.
+pub fn random_session<E: EngineModel>(
+    d: &mut Driver<E>,
+    moduli: &[Modulus],
+    seed: u64,
+    jobs: usize,
+) -> SessionReport {
+    let config = d.config;
+    let mut rng = crate::testing::Rng::new(seed);
+    let mut valid_slots = vec![false; config.moduli];
+    for (slot, m) in moduli.iter().enumerate() {
+        assert!(config.accepts_modulus(m.value()));
+        d.load_modulus(slot as u32, m);
+        d.load_twiddles(slot as u32, &NttPlan::new(config.max_n(), *m).unwrap());
+        valid_slots[slot] = true;
+    }
+    // A rejected modulus leaves its slot invalid.
+    if moduli.len() < config.moduli {
+        d.load_modulus(moduli.len() as u32, &Modulus::new(7681).unwrap());
+    }
+    let smallest = moduli.iter().map(|m| m.value()).min().unwrap();
+    let user = config.user_words();
+    let mut memory: Vec<u32> = (0..user)
+        .map(|_| rng.below(smallest as u64) as u32)
+        .collect();
+    d.write_words(0, &memory);
+    let mut report = SessionReport::default();
+    for index in 0..jobs {
+        let op = if index < 7 {
+            JobOp::ALL[index]
+        } else {
+            JobOp::ALL[rng.below(7) as usize]
+        };
+        let log_n = config.min_log_n()
+            + rng.below((config.log_max_n - config.min_log_n() + 1) as u64) as u32;
+        let n = 1u32 << log_n;
+        let regions = user as u32 / n;
+        let mut pick = || rng.below(regions as u64) as u32 * n;
+        let a = pick();
+        let b = pick();
+        let mut dst = pick();
+        if rng.below(4) == 0 {
+            dst = a;
+        }
+        let slot = rng.below(moduli.len() as u64) as u32;
+        let mut job = Job {
+            op,
+            log_n,
+            slot,
+            a,
+            b,
+            dst,
+            constant: rng.below(moduli[slot as usize].value() as u64) as u32,
+        };
+        let mut op_code = op as u32;
+        if index >= 7 && rng.below(6) == 0 {
+            match rng.below(6) {
+                0 => op_code = 7,
+                1 => {
+                    job.log_n = if rng.below(2) == 0 {
+                        config.min_log_n() - 1
+                    } else {
+                        config.log_max_n + 1
+                    }
+                }
+                2 => job.slot = config.moduli as u32 - 1 + rng.below(2) as u32,
+                3 => job.a += 1 + rng.below(n as u64 - 1) as u32,
+                4 => job.dst = user as u32 - n / 2,
+                _ => job.b = user as u32 + rng.below(1 << 20) as u32,
+            }
+        }
+        let flags = config.descriptor_flags(
+            op_code,
+            job.log_n,
+            job.slot,
+            job.a,
+            job.b,
+            job.dst,
+            &valid_slots,
+        );
+        if flags != 0 {
+            let first = d.cycle(EngineInputs {
+                start: true,
+                desc_op: op_code,
+                desc_log_n: job.log_n,
+                desc_slot: job.slot,
+                desc_a: job.a,
+                desc_b: job.b,
+                desc_dst: job.dst,
+                desc_const: job.constant,
+                ..Default::default()
+            });
+            assert!(
+                first.reject,
+                "job {index} {job:?} (op {op_code}) should be refused"
+            );
+            assert_eq!(
+                first.reject_flags, flags,
+                "job {index} {job:?} (op {op_code})"
+            );
+            report.rejected += 1;
+            continue;
+        }
+        // Operands must be reduced modulo the job's modulus.
+        let modulus = moduli[job.slot as usize];
+        let mut operands = vec![job.a, job.dst];
+        if op.uses_b() {
+            operands.push(job.b);
+        }
+        for start in operands {
+            let region = &mut memory[start as usize..(start + n) as usize];
+            if region.iter().any(|&w| w >= modulus.value()) {
+                for w in region.iter_mut() {
+                    *w %= modulus.value();
+                }
+                let words = region.to_vec();
+                d.write_words(start, &words);
+            }
+        }
+        golden_job(&config, &mut memory, &job, &modulus);
+        let expected_cycles = match op {
+            JobOp::Ntt | JobOp::Intt => config.ntt_cycles(log_n),
+            _ => config.vector_cycles(log_n, op.operands()),
+        };
+        assert_eq!(
+            d.run(&job, 10 * expected_cycles),
+            JobOutcome::Done(expected_cycles),
+            "job {index} {job:?}"
+        );
+        let got = d.read_words(job.dst, n as usize);
+        assert_eq!(
+            got,
+            &memory[job.dst as usize..(job.dst + n) as usize],
+            "job {index} {job:?}"
+        );
+        report.completed += 1;
+        report.per_op[op as usize] += 1;
+    }
+    assert_eq!(
+        d.read_words(0, user),
+        memory,
+        "memory outside the destinations changed"
+    );
+    report
+}

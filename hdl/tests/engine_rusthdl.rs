@@ -1,60 +1,57 @@
-//! The engine in RustHDL's simulator against the golden model.
+//! The engine in RustHDL's simulator against the golden model: random job
+//! sessions (every operation, several N, two moduli, bad descriptors) for
+//! P ∈ {1, 2, 4, 8}, exact cycle counts, and untouched memory.
 
-use ola_arith::{Modulus, NttPlan, prime::ntt_primes, vector};
+use ola_arith::{Modulus, prime::ntt_primes};
 use ola_hdl::config::Config;
-use ola_hdl::engine::{Engine, JobOp};
-use ola_hdl::harness::{Driver, Job, JobOutcome};
-use ola_hdl::testing::Rng;
+use ola_hdl::engine::Engine;
+use ola_hdl::harness::{Driver, EngineModel, random_session};
 use rust_hdl::prelude::*;
 
-const TEST_P2: Config = Config::new("test-p2", 2, 6, 30, 2, 3);
+/// Test configurations: N up to 128, 30-bit words, 2 moduli, 8 buffers.
+pub const TEST_P1: Config = Config::new("test-p1", 1, 7, 30, 2, 3);
+pub const TEST_P2: Config = Config::new("test-p2", 2, 7, 30, 2, 3);
+pub const TEST_P4: Config = Config::new("test-p4", 4, 7, 30, 2, 3);
+pub const TEST_P8: Config = Config::new("test-p8", 8, 7, 30, 2, 3);
 
-#[test]
-fn small_engine_ntt_roundtrip() {
-    let config = TEST_P2;
-    let mut engine: Engine<2, 7, 7, 4, 2> = Engine::new(&config);
-    engine.connect_all();
-    let mut d = Driver::new(engine, config);
-    let q = ntt_primes(30, config.log_max_n).next().unwrap();
-    let m = Modulus::new(q).unwrap();
-    let plan_max = NttPlan::new(config.max_n(), m).unwrap();
-    d.load_modulus(0, &m);
-    d.load_twiddles(0, &plan_max);
-    let mut rng = Rng::new(1);
-    for log_n in config.min_log_n()..=config.log_max_n {
-        let n = 1usize << log_n;
-        let plan = NttPlan::new(n, m).unwrap();
-        let a: Vec<u32> = (0..n).map(|_| rng.below(q) as u32).collect();
-        d.write_words(0, &a);
-        assert_eq!(d.read_words(0, n), a, "readback");
-        let outcome = d.run(
-            &Job {
-                op: JobOp::Ntt,
-                log_n,
-                slot: 0,
-                a: 0,
-                b: 0,
-                dst: n as u32,
-                constant: 0,
-            },
-            100_000,
-        );
-        assert_eq!(
-            outcome,
-            JobOutcome::Done(config.ntt_cycles(log_n)),
-            "log_n {log_n}"
-        );
-        let mut expect = a.clone();
-        plan.fwd(&mut expect);
-        assert_eq!(d.read_words(n as u32, n), expect, "ntt log_n {log_n}");
-    }
+fn moduli(config: &Config) -> Vec<Modulus> {
+    ntt_primes(config.word_bits, config.log_max_n)
+        .take(config.moduli)
+        .map(|q| Modulus::new(q).unwrap())
+        .collect()
+}
+
+fn session<E: EngineModel>(engine: E, config: Config, seed: u64) {
+    let mut driver = Driver::new(engine, config);
+    let report = random_session(&mut driver, &moduli(&config), seed, 60);
+    assert!(report.rejected >= 3, "{report:?}");
+    assert!(report.per_op.iter().all(|&c| c >= 1), "{report:?}");
 }
 
 #[test]
-fn engine_verilog_lints() {
-    let config = TEST_P2;
-    let mut engine: Engine<2, 7, 7, 4, 2> = Engine::new(&config);
-    engine.connect_all();
-    let v = generate_verilog(&engine);
-    std::fs::write("/tmp/engine_p2.v", &v).unwrap();
+fn random_jobs_p1() {
+    let mut e: Engine<1, 9, 9, 4, 2> = Engine::new(&TEST_P1);
+    e.connect_all();
+    session(e, TEST_P1, 1);
+}
+
+#[test]
+fn random_jobs_p2() {
+    let mut e: Engine<2, 8, 8, 4, 2> = Engine::new(&TEST_P2);
+    e.connect_all();
+    session(e, TEST_P2, 2);
+}
+
+#[test]
+fn random_jobs_p4() {
+    let mut e: Engine<4, 7, 7, 4, 2> = Engine::new(&TEST_P4);
+    e.connect_all();
+    session(e, TEST_P4, 4);
+}
+
+#[test]
+fn random_jobs_p8() {
+    let mut e: Engine<8, 6, 6, 4, 2> = Engine::new(&TEST_P8);
+    e.connect_all();
+    session(e, TEST_P8, 8);
 }
