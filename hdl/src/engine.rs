@@ -815,7 +815,8 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                         self.arriving_row_b.d.next =
                             self.target_row.q.val() + (self.row.q.val() << 1) + 1;
                     }
-                    self.arriving_early.d.next = self.stage.q.val() < self.log_lanes.val();
+                    // s < log2 P exactly when 2^s / P rounds to zero.
+                    self.arriving_early.d.next = self.twiddle_step.val() == 0;
                     for k in 0..P {
                         self.twiddle_main[k].read_address.next =
                             self.twiddle_row_main.val().get_bits::<TA>(0);

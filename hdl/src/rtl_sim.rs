@@ -69,6 +69,16 @@ impl Simulator {
     }
 }
 
+/// When the testbench samples the outputs within each cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sampling {
+    /// After the cycle's edges, like [`crate::testing::tick`] then `.val()`.
+    AfterEdge,
+    /// After the inputs settle and before the rising edge, like
+    /// [`crate::harness::EngineModel::cycle`].
+    BeforeEdge,
+}
+
 /// A failure to build or run the Verilog.
 #[derive(Debug)]
 pub struct RtlError(pub String);
@@ -136,7 +146,13 @@ pub fn icarus_compile(verilog_file: &Path) -> Result<(), RtlError> {
     .map(|_| ())
 }
 
-fn testbench(clock: &str, inputs: &[Port], outputs: &[Port], cycles: usize) -> String {
+fn testbench(
+    clock: &str,
+    inputs: &[Port],
+    outputs: &[Port],
+    cycles: usize,
+    sampling: Sampling,
+) -> String {
     let total: usize = inputs.iter().map(|p| p.bits).sum();
     let mut tb = String::from("`timescale 1ns/1ps\nmodule tb;\n");
     writeln!(tb, "  reg {clock} = 1'b0;").unwrap();
@@ -162,15 +178,14 @@ fn testbench(clock: &str, inputs: &[Port], outputs: &[Port], cycles: usize) -> S
     .unwrap();
     let names: Vec<&str> = inputs.iter().map(|p| p.name.as_str()).collect();
     writeln!(tb, "      {{{}}} = stimulus[cycle];", names.join(", ")).unwrap();
-    writeln!(tb, "      #1 {clock} = 1'b1;\n      #1 {clock} = 1'b0;").unwrap();
     let formats = vec!["%h"; outputs.len()].join(" ");
     let outs: Vec<&str> = outputs.iter().map(|p| p.name.as_str()).collect();
-    writeln!(
-        tb,
-        "      #1 $fwrite(fd, \"{formats}\\n\", {});",
-        outs.join(", ")
-    )
-    .unwrap();
+    let sample = format!("$fwrite(fd, \"{formats}\\n\", {});", outs.join(", "));
+    let edges = format!("#1 {clock} = 1'b1;\n      #1 {clock} = 1'b0;");
+    match sampling {
+        Sampling::AfterEdge => writeln!(tb, "      {edges}\n      #1 {sample}").unwrap(),
+        Sampling::BeforeEdge => writeln!(tb, "      #1 {sample}\n      {edges}").unwrap(),
+    }
     tb.push_str("    end\n    $fclose(fd);\n    $finish;\n  end\nendmodule\n");
     tb
 }
@@ -188,12 +203,36 @@ pub fn run_cycles(
     outputs: &[Port],
     stimulus: &[Vec<u64>],
 ) -> Result<Vec<Vec<u64>>, RtlError> {
+    run_cycles_sampled(
+        simulator,
+        label,
+        verilog,
+        clock,
+        inputs,
+        outputs,
+        stimulus,
+        Sampling::AfterEdge,
+    )
+}
+
+/// [`run_cycles`] with a choice of when outputs are sampled.
+#[allow(clippy::too_many_arguments)]
+pub fn run_cycles_sampled(
+    simulator: Simulator,
+    label: &str,
+    verilog: &str,
+    clock: &str,
+    inputs: &[Port],
+    outputs: &[Port],
+    stimulus: &[Vec<u64>],
+    sampling: Sampling,
+) -> Result<Vec<Vec<u64>>, RtlError> {
     assert!(!stimulus.is_empty() && !inputs.is_empty() && !outputs.is_empty());
     let dir = scratch_dir(label);
     std::fs::write(dir.join("top.v"), verilog).map_err(|e| RtlError(e.to_string()))?;
     std::fs::write(
         dir.join("tb.v"),
-        testbench(clock, inputs, outputs, stimulus.len()),
+        testbench(clock, inputs, outputs, stimulus.len(), sampling),
     )
     .map_err(|e| RtlError(e.to_string()))?;
     let mut hex = String::new();
@@ -266,7 +305,10 @@ pub fn run_cycles(
             rows.len()
         )));
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    // OLA_KEEP_RTL keeps the testbench, stimulus and outputs for debugging.
+    if std::env::var_os("OLA_KEEP_RTL").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     Ok(rows)
 }
 
