@@ -257,9 +257,36 @@ impl<E: EngineModel> Driver<E> {
     pub fn idle(&mut self) -> EngineOutputs {
         self.cycle(EngineInputs::default())
     }
+}
 
+/// What firmware does with an accelerator, at whatever level it is driven
+/// (engine ports or the bus): the operations a job session needs.
+pub trait JobDevice {
+    /// The configuration.
+    fn config(&self) -> Config;
     /// Loads modulus slot `slot`.
-    pub fn load_modulus(&mut self, slot: u32, modulus: &Modulus) {
+    fn load_modulus(&mut self, slot: u32, modulus: &Modulus);
+    /// Writes the twiddle tables of `plan` (of size `N_max`) into `slot`.
+    fn load_twiddles(&mut self, slot: u32, plan: &NttPlan);
+    /// Writes words at a data address.
+    fn write_words(&mut self, address: u32, words: &[u32]);
+    /// Reads words from a data address.
+    fn read_words(&mut self, address: u32, count: usize) -> Vec<u32>;
+    /// Starts a job with a raw operation code and waits for it; `limit`
+    /// bounds the wait in cycles.
+    fn run_raw(&mut self, op_code: u32, job: &Job, limit: usize) -> JobOutcome;
+    /// Starts a job and waits for it.
+    fn run(&mut self, job: &Job, limit: usize) -> JobOutcome {
+        self.run_raw(job.op as u32, job, limit)
+    }
+}
+
+impl<E: EngineModel> JobDevice for Driver<E> {
+    fn config(&self) -> Config {
+        self.config
+    }
+
+    fn load_modulus(&mut self, slot: u32, modulus: &Modulus) {
         self.cycle(EngineInputs {
             mod_write: true,
             mod_slot: slot,
@@ -269,8 +296,7 @@ impl<E: EngineModel> Driver<E> {
         });
     }
 
-    /// Writes the twiddle tables of `plan` (of size `N_max`) into `slot`.
-    pub fn load_twiddles(&mut self, slot: u32, plan: &NttPlan) {
+    fn load_twiddles(&mut self, slot: u32, plan: &NttPlan) {
         for (address, value, early) in twiddle_image(&self.config, slot, plan) {
             self.cycle(EngineInputs {
                 twiddle_address: address,
@@ -282,8 +308,7 @@ impl<E: EngineModel> Driver<E> {
         }
     }
 
-    /// Writes words at a data address.
-    pub fn write_words(&mut self, address: u32, words: &[u32]) {
+    fn write_words(&mut self, address: u32, words: &[u32]) {
         for (i, &w) in words.iter().enumerate() {
             self.cycle(EngineInputs {
                 mem_address: address + i as u32,
@@ -294,8 +319,7 @@ impl<E: EngineModel> Driver<E> {
         }
     }
 
-    /// Reads words from a data address.
-    pub fn read_words(&mut self, address: u32, count: usize) -> Vec<u32> {
+    fn read_words(&mut self, address: u32, count: usize) -> Vec<u32> {
         let mut out = Vec::with_capacity(count);
         for i in 0..=count {
             let o = self.cycle(EngineInputs {
@@ -310,11 +334,10 @@ impl<E: EngineModel> Driver<E> {
         out
     }
 
-    /// Starts a job and waits for it; `limit` bounds the wait.
-    pub fn run(&mut self, job: &Job, limit: usize) -> JobOutcome {
+    fn run_raw(&mut self, op_code: u32, job: &Job, limit: usize) -> JobOutcome {
         let first = self.cycle(EngineInputs {
             start: true,
-            desc_op: job.op as u32,
+            desc_op: op_code,
             desc_log_n: job.log_n,
             desc_slot: job.slot,
             desc_a: job.a,
@@ -408,13 +431,13 @@ pub fn golden_job(config: &Config, memory: &mut [u32], job: &Job, modulus: &Modu
 /// against the golden model, then the whole memory. `moduli` must be
 /// NTT-friendly for `N_max` and accepted by the configuration; each goes
 /// into the slot of its index.
-pub fn random_session<E: EngineModel>(
-    d: &mut Driver<E>,
+pub fn random_session<D: JobDevice>(
+    d: &mut D,
     moduli: &[Modulus],
     seed: u64,
     jobs: usize,
 ) -> SessionReport {
-    let config = d.config;
+    let config = d.config();
     let mut rng = crate::testing::Rng::new(seed);
     let mut valid_slots = vec![false; config.moduli];
     for (slot, m) in moduli.iter().enumerate() {
@@ -472,7 +495,7 @@ pub fn random_session<E: EngineModel>(
                         config.log_max_n + 1
                     }
                 }
-                2 => job.slot = config.moduli as u32 - 1 + rng.below(2) as u32,
+                2 => job.slot = config.moduli as u32 + rng.below(2) as u32,
                 3 => job.a += 1 + rng.below(n as u64 - 1) as u32,
                 4 => job.dst = user as u32 - n / 2,
                 _ => job.b = user as u32 + rng.below(1 << 20) as u32,
@@ -488,23 +511,183 @@ pub fn random_session<E: EngineModel>(
             &valid_slots,
         );
         if flags != 0 {
-            let first = d.cycle(EngineInputs {
-                start: true,
-                desc_op: op_code,
-                desc_log_n: job.log_n,
-                desc_slot: job.slot,
-                desc_a: job.a,
-                desc_b: job.b,
-                desc_dst: job.dst,
-                desc_const: job.constant,
-                ..Default::default()
-            });
-            assert!(
-                first.reject,
-                "job {index} {job:?} (op {op_code}) should be refused"
-            );
             assert_eq!(
-                first.reject_flags, flags,
+                d.run_raw(op_code, &job, 1),
+                JobOutcome::Rejected(flags),
+                "job {index} {job:?} (op {op_code})"
+            );
+            report.rejected += 1;
+            continue;
+        }
+        // Operands must be reduced modulo the job's modulus.
+        let modulus = moduli[job.slot as usize];
+        let mut operands = vec![job.a, job.dst];
+        if op.uses_b() {
+            operands.push(job.b);
+        }
+        for start in operands {
+            let region = &mut memory[start as usize..(start + n) as usize];
+            if region.iter().any(|&w| w >= modulus.value()) {
+                for w in region.iter_mut() {
+                    *w %= modulus.value();
+                }
+                let words = region.to_vec();
+                d.write_words(start, &words);
+            }
+        }
+        golden_job(&config, &mut memory, &job, &modulus);
+        let expected_cycles = match op {
+            JobOp::Ntt | JobOp::Intt => config.ntt_cycles(log_n),
+            _ => config.vector_cycles(log_n, op.operands()),
+        };
+        assert_eq!(
+            d.run(&job, 10 * expected_cycles),
+            JobOutcome::Done(expected_cycles),
+            "job {index} {job:?}"
+        );
+        let got = d.read_words(job.dst, n as usize);
+        assert_eq!(
+            got,
+            &memory[job.dst as usize..(job.dst + n) as usize],
+            "job {index} {job:?}"
+        );
+        report.completed += 1;
+        report.per_op[op as usize] += 1;
+    }
+    assert_eq!(
+        d.read_words(0, user),
+        memory,
+        "memory outside the destinations changed"
+    );
+    report
+}
+
+/// What a [`random_session`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionReport {
+    /// Jobs that ran and matched the golden model.
+    pub completed: usize,
+    /// Descriptors refused with the predicted flags.
+    pub rejected: usize,
+    /// Completed jobs per [`JobOp`] code.
+    pub per_op: [usize; 7],
+}
+
+/// The golden result of a job on a memory image.
+pub fn golden_job(config: &Config, memory: &mut [u32], job: &Job, modulus: &Modulus) {
+    let n = 1usize << job.log_n;
+    let (a, b, dst) = (job.a as usize, job.b as usize, job.dst as usize);
+    let a_words = memory[a..a + n].to_vec();
+    let b_words = memory[b.min(config.user_words() - n)..][..n].to_vec();
+    let mut out = memory[dst..dst + n].to_vec();
+    match job.op {
+        JobOp::Ntt | JobOp::Intt => {
+            let plan = NttPlan::new(n, *modulus).expect("NTT-friendly modulus");
+            out = a_words;
+            if job.op == JobOp::Ntt {
+                plan.fwd(&mut out);
+            } else {
+                plan.inv(&mut out);
+            }
+        }
+        JobOp::Mul => ola_arith::vector::mul(modulus, &a_words, &b_words, &mut out),
+        JobOp::Mac => ola_arith::vector::mac(modulus, &a_words, &b_words, &mut out),
+        JobOp::Add => ola_arith::vector::add(modulus, &a_words, &b_words, &mut out),
+        JobOp::Sub => ola_arith::vector::sub(modulus, &a_words, &b_words, &mut out),
+        JobOp::MulConst => ola_arith::vector::mul_const(modulus, &a_words, job.constant, &mut out),
+    }
+    memory[dst..dst + n].copy_from_slice(&out);
+}
+
+/// Runs `jobs` random jobs — every operation, every supported `N`, every
+/// loaded modulus, in-place and aliased operands, and a mutated (mostly
+/// bad) descriptor every sixth job — checking each result, cycle count and refusal
+/// against the golden model, then the whole memory. `moduli` must be
+/// NTT-friendly for `N_max` and accepted by the configuration; each goes
+/// into the slot of its index.
+pub fn random_session<D: JobDevice>(
+    d: &mut D,
+    moduli: &[Modulus],
+    seed: u64,
+    jobs: usize,
+) -> SessionReport {
+    let config = d.config();
+    let mut rng = crate::testing::Rng::new(seed);
+    let mut valid_slots = vec![false; config.moduli];
+    for (slot, m) in moduli.iter().enumerate() {
+        assert!(config.accepts_modulus(m.value()));
+        d.load_modulus(slot as u32, m);
+        d.load_twiddles(slot as u32, &NttPlan::new(config.max_n(), *m).unwrap());
+        valid_slots[slot] = true;
+    }
+    // A rejected modulus leaves its slot invalid.
+    if moduli.len() < config.moduli {
+        d.load_modulus(moduli.len() as u32, &Modulus::new(7681).unwrap());
+    }
+    let smallest = moduli.iter().map(|m| m.value()).min().unwrap();
+    let user = config.user_words();
+    let mut memory: Vec<u32> = (0..user)
+        .map(|_| rng.below(smallest as u64) as u32)
+        .collect();
+    d.write_words(0, &memory);
+    let mut report = SessionReport::default();
+    for index in 0..jobs {
+        let op = if index < 7 {
+            JobOp::ALL[index]
+        } else {
+            JobOp::ALL[rng.below(7) as usize]
+        };
+        let log_n = config.min_log_n()
+            + rng.below((config.log_max_n - config.min_log_n() + 1) as u64) as u32;
+        let n = 1u32 << log_n;
+        let regions = user as u32 / n;
+        let mut pick = || rng.below(regions as u64) as u32 * n;
+        let a = pick();
+        let b = pick();
+        let mut dst = pick();
+        if rng.below(4) == 0 {
+            dst = a;
+        }
+        let slot = rng.below(moduli.len() as u64) as u32;
+        let mut job = Job {
+            op,
+            log_n,
+            slot,
+            a,
+            b,
+            dst,
+            constant: rng.below(moduli[slot as usize].value() as u64) as u32,
+        };
+        let mut op_code = op as u32;
+        if index >= 7 && index % 6 == 0 {
+            match rng.below(6) {
+                0 => op_code = 7,
+                1 => {
+                    job.log_n = if rng.below(2) == 0 {
+                        config.min_log_n() - 1
+                    } else {
+                        config.log_max_n + 1
+                    }
+                }
+                2 => job.slot = config.moduli as u32 + rng.below(2) as u32,
+                3 => job.a += 1 + rng.below(n as u64 - 1) as u32,
+                4 => job.dst = user as u32 - n / 2,
+                _ => job.b = user as u32 + rng.below(1 << 20) as u32,
+            }
+        }
+        let flags = config.descriptor_flags(
+            op_code,
+            job.log_n,
+            job.slot,
+            job.a,
+            job.b,
+            job.dst,
+            &valid_slots,
+        );
+        if flags != 0 {
+            assert_eq!(
+                d.run_raw(op_code, &job, 1),
+                JobOutcome::Rejected(flags),
                 "job {index} {job:?} (op {op_code})"
             );
             report.rejected += 1;
@@ -586,6 +769,254 @@ pub fn replay_in_verilog(
     .map_err(|e| e.to_string())?;
     for (cycle, (row, expected)) in rows.iter().zip(outputs).enumerate() {
         for ((port, &got), want) in EngineOutputs::PORTS.iter().zip(row).zip(expected.values()) {
+            if got != want {
+                return Err(format!(
+                    "cycle {cycle}: signal {} is {got:#x} in the Verilog, {want:#x} in RustHDL",
+                    port.0
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Bus inputs for one cycle of the [`crate::accelerator::Accelerator`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BusInputs {
+    /// `bus_address`.
+    pub address: u32,
+    /// `bus_write_data`.
+    pub write_data: u32,
+    /// `bus_write`.
+    pub write: bool,
+    /// `bus_read`.
+    pub read: bool,
+}
+
+impl BusInputs {
+    /// Port names and widths, in the order of [`BusInputs::values`].
+    pub const PORTS: [(&'static str, usize); 4] = [
+        ("bus_address", 32),
+        ("bus_write_data", 32),
+        ("bus_write", 1),
+        ("bus_read", 1),
+    ];
+
+    /// The values in port order.
+    pub fn values(&self) -> Vec<u64> {
+        vec![
+            self.address as u64,
+            self.write_data as u64,
+            self.write as u64,
+            self.read as u64,
+        ]
+    }
+}
+
+/// Bus outputs sampled in one cycle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BusOutputs {
+    /// `bus_read_data`.
+    pub read_data: u32,
+    /// `busy`.
+    pub busy: bool,
+}
+
+impl BusOutputs {
+    /// Port names and widths, in the order of [`BusOutputs::values`].
+    pub const PORTS: [(&'static str, usize); 2] = [("bus_read_data", 32), ("busy", 1)];
+
+    /// The values in port order.
+    pub fn values(&self) -> Vec<u64> {
+        vec![self.read_data as u64, self.busy as u64]
+    }
+}
+
+/// Anything that behaves like the accelerator's bus cycle by cycle.
+pub trait BusModel {
+    /// Applies `inputs`, samples the outputs, runs the clock edge.
+    fn cycle(&mut self, inputs: &BusInputs) -> BusOutputs;
+}
+
+impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M: usize> BusModel
+    for crate::accelerator::Accelerator<P, DA, TA, EA, M>
+{
+    fn cycle(&mut self, i: &BusInputs) -> BusOutputs {
+        self.bus_address.next = (i.address as u64).into();
+        self.bus_write_data.next = (i.write_data as u64).into();
+        self.bus_write.next = i.write;
+        self.bus_read.next = i.read;
+        settle(self);
+        let out = BusOutputs {
+            read_data: self.bus_read_data.val().to_u32(),
+            busy: self.busy.val(),
+        };
+        tick(self);
+        out
+    }
+}
+
+/// Firmware-like driver of the bus, recording every cycle.
+pub struct BusDriver<A: BusModel> {
+    /// The accelerator.
+    pub device: A,
+    /// Its configuration.
+    pub config: Config,
+    /// Inputs of every cycle so far.
+    pub inputs: Vec<BusInputs>,
+    /// Outputs of every cycle so far.
+    pub outputs: Vec<BusOutputs>,
+}
+
+impl<A: BusModel> BusDriver<A> {
+    /// Wraps an accelerator.
+    pub fn new(device: A, config: Config) -> Self {
+        BusDriver {
+            device,
+            config,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        }
+    }
+
+    /// One cycle with these inputs.
+    pub fn cycle(&mut self, inputs: BusInputs) -> BusOutputs {
+        let out = self.device.cycle(&inputs);
+        self.inputs.push(inputs);
+        self.outputs.push(out);
+        out
+    }
+
+    /// Writes a word.
+    pub fn write(&mut self, address: u32, data: u32) {
+        self.cycle(BusInputs {
+            address,
+            write_data: data,
+            write: true,
+            read: false,
+        });
+    }
+
+    /// Reads words at consecutive addresses, one per cycle.
+    pub fn read_many(&mut self, addresses: &[u32]) -> Vec<u32> {
+        let mut out = Vec::with_capacity(addresses.len());
+        for i in 0..=addresses.len() {
+            let o = self.cycle(BusInputs {
+                address: addresses.get(i).copied().unwrap_or(0),
+                read: i < addresses.len(),
+                ..Default::default()
+            });
+            if i > 0 {
+                out.push(o.read_data);
+            }
+        }
+        out
+    }
+
+    /// Reads one word.
+    pub fn read(&mut self, address: u32) -> u32 {
+        self.read_many(&[address])[0]
+    }
+}
+
+impl<A: BusModel> JobDevice for BusDriver<A> {
+    fn config(&self) -> Config {
+        self.config
+    }
+
+    fn load_modulus(&mut self, slot: u32, modulus: &Modulus) {
+        use crate::accelerator::map;
+        self.write(map::MOD_SLOT, slot);
+        self.write(map::MOD_Q, modulus.value());
+        self.write(map::MOD_M, modulus.barrett_m() as u32);
+        self.write(map::MOD_COMMIT, 1);
+    }
+
+    fn load_twiddles(&mut self, slot: u32, plan: &NttPlan) {
+        use crate::accelerator::map;
+        for (address, value, early) in twiddle_image(&self.config, slot, plan) {
+            let region = if early {
+                map::TWIDDLE_EARLY
+            } else {
+                map::TWIDDLE
+            };
+            self.write(region | address, value);
+        }
+    }
+
+    fn write_words(&mut self, address: u32, words: &[u32]) {
+        for (i, &w) in words.iter().enumerate() {
+            self.write(crate::accelerator::map::DATA | (address + i as u32), w);
+        }
+    }
+
+    fn read_words(&mut self, address: u32, count: usize) -> Vec<u32> {
+        let addresses: Vec<u32> = (0..count as u32)
+            .map(|i| crate::accelerator::map::DATA | (address + i))
+            .collect();
+        self.read_many(&addresses)
+    }
+
+    fn run_raw(&mut self, op_code: u32, job: &Job, limit: usize) -> JobOutcome {
+        use crate::accelerator::map;
+        self.write(map::CONTROL, 2);
+        self.write(map::DESC_OP, op_code);
+        self.write(map::DESC_LOG_N, job.log_n);
+        self.write(map::DESC_SLOT, job.slot);
+        self.write(map::DESC_A, job.a);
+        self.write(map::DESC_B, job.b);
+        self.write(map::DESC_DST, job.dst);
+        self.write(map::DESC_CONST, job.constant);
+        self.write(map::CONTROL, 1);
+        let mut polls = 0;
+        while self.read(map::STATUS) & 1 == 1 {
+            polls += 1;
+            assert!(
+                polls <= limit,
+                "job {job:?} did not finish within {limit} polls"
+            );
+        }
+        let errors = self.read(map::ERRORS);
+        if errors != 0 {
+            return JobOutcome::Rejected(errors);
+        }
+        assert_eq!(self.read(map::STATUS) & 2, 2, "done bit after a job");
+        JobOutcome::Done(self.read(map::JOB_CYCLES) as usize)
+    }
+}
+
+/// Replays a recorded bus session into `verilog` (the accelerator's
+/// emitted Verilog) and compares every output of every cycle.
+pub fn replay_bus_in_verilog(
+    simulator: crate::rtl_sim::Simulator,
+    label: &str,
+    verilog: &str,
+    inputs: &[BusInputs],
+    outputs: &[BusOutputs],
+) -> Result<(), String> {
+    use crate::rtl_sim::{Port, Sampling, run_cycles_sampled};
+    let in_ports: Vec<Port> = BusInputs::PORTS
+        .iter()
+        .map(|&(n, b)| Port::new(n, b))
+        .collect();
+    let out_ports: Vec<Port> = BusOutputs::PORTS
+        .iter()
+        .map(|&(n, b)| Port::new(n, b))
+        .collect();
+    let stimulus: Vec<Vec<u64>> = inputs.iter().map(|i| i.values()).collect();
+    let rows = run_cycles_sampled(
+        simulator,
+        label,
+        verilog,
+        "clock",
+        &in_ports,
+        &out_ports,
+        &stimulus,
+        Sampling::BeforeEdge,
+    )
+    .map_err(|e| e.to_string())?;
+    for (cycle, (row, expected)) in rows.iter().zip(outputs).enumerate() {
+        for ((port, &got), want) in BusOutputs::PORTS.iter().zip(row).zip(expected.values()) {
             if got != want {
                 return Err(format!(
                     "cycle {cycle}: signal {} is {got:#x} in the Verilog, {want:#x} in RustHDL",

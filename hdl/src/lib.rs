@@ -10,6 +10,7 @@
 //! Verilog itself, not only RustHDL's model of it, is checked.
 #![warn(missing_docs)]
 
+pub mod accelerator;
 pub mod config;
 pub mod engine;
 pub mod harness;

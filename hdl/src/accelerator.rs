@@ -1,0 +1,453 @@
+//! The accelerator top: the [`Engine`] behind a memory-mapped register
+//! interface on a simple synchronous on-chip bus.
+//!
+//! **Bus.** Word addressed, 32-bit data. A cycle with `bus_write` writes
+//! `bus_write_data` at `bus_address`; a cycle with `bus_read` returns the
+//! word on `bus_read_data` in the next cycle (registers and memories alike).
+//! At most one of the two per cycle. Bits 31:28 of the address select the
+//! region; see [`map`] for every address.
+//!
+//! **Errors** are sticky flags in `ERRORS` ([`crate::config`]'s `ERR_*`):
+//! the engine's refusals of a descriptor, a start while busy, memory
+//! access while busy, and accesses to unmapped or read-only addresses. A
+//! refused access changes nothing.
+
+use rust_hdl::prelude::*;
+
+use crate::config::{Config, ERR_ACCESS_WHILE_BUSY, ERR_BAD_ADDRESS, ERR_BUSY};
+use crate::engine::Engine;
+
+/// The register and memory map (word addresses).
+pub mod map {
+    /// Region of the data memory: `DATA | word_address`.
+    pub const DATA: u32 = 0x1000_0000;
+    /// Region of the main twiddle memory (write only): `TWIDDLE | address`
+    /// with the layout of `harness::twiddle_image`.
+    pub const TWIDDLE: u32 = 0x2000_0000;
+    /// Region of the early-stage twiddle memory (write only).
+    pub const TWIDDLE_EARLY: u32 = 0x3000_0000;
+    /// Mask of the region offset.
+    pub const OFFSET_MASK: u32 = 0x0FFF_FFFF;
+
+    /// Read only: [`ID_VALUE`].
+    pub const ID: u32 = 0x00;
+    /// The value of [`ID`]: "OLA1".
+    pub const ID_VALUE: u32 = 0x4F4C_4131;
+    /// Read only: lanes (7:0), log2 N_max (15:8), word bits (23:16),
+    /// modulus slots (31:24).
+    pub const CONFIG: u32 = 0x01;
+    /// Read only: words of data memory the host may use.
+    pub const USER_WORDS: u32 = 0x02;
+    /// Write only: bit 0 starts the job in the `DESC_*` registers, bit 1
+    /// clears `ERRORS` and the done bit first.
+    pub const CONTROL: u32 = 0x03;
+    /// Read only: bit 0 busy, bit 1 done (a job finished since the last
+    /// start), bit 2 `ERRORS` non-zero.
+    pub const STATUS: u32 = 0x04;
+    /// Read only: sticky error flags.
+    pub const ERRORS: u32 = 0x05;
+    /// Read only: free-running cycle counter, low word; reading it latches
+    /// the high word into [`CYCLES_HI`].
+    pub const CYCLES_LO: u32 = 0x06;
+    /// Read only: high word latched by the last read of [`CYCLES_LO`].
+    pub const CYCLES_HI: u32 = 0x07;
+    /// Read only: cycles of the last completed job, start to done.
+    pub const JOB_CYCLES: u32 = 0x08;
+    /// Descriptor: operation code.
+    pub const DESC_OP: u32 = 0x10;
+    /// Descriptor: log2 N.
+    pub const DESC_LOG_N: u32 = 0x11;
+    /// Descriptor: modulus slot.
+    pub const DESC_SLOT: u32 = 0x12;
+    /// Descriptor: word address of operand a.
+    pub const DESC_A: u32 = 0x13;
+    /// Descriptor: word address of operand b.
+    pub const DESC_B: u32 = 0x14;
+    /// Descriptor: word address of the destination.
+    pub const DESC_DST: u32 = 0x15;
+    /// Descriptor: constant of MulConst.
+    pub const DESC_CONST: u32 = 0x16;
+    /// Modulus slot to load or read back.
+    pub const MOD_SLOT: u32 = 0x20;
+    /// Modulus to load.
+    pub const MOD_Q: u32 = 0x21;
+    /// Barrett constant to load.
+    pub const MOD_M: u32 = 0x22;
+    /// Write only: loads `MOD_Q`, `MOD_M` into slot `MOD_SLOT` (the slot is
+    /// valid only if the modulus is odd with exactly the word's bits).
+    pub const MOD_COMMIT: u32 = 0x23;
+    /// Read only: the modulus in slot `MOD_SLOT`, 0 when the slot is invalid.
+    pub const MOD_READBACK: u32 = 0x24;
+}
+
+/// The accelerator of one configuration (type parameters as [`Engine`]).
+#[derive(LogicBlock)]
+pub struct Accelerator<
+    const P: usize,
+    const DA: usize,
+    const TA: usize,
+    const EA: usize,
+    const M: usize,
+> {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Word address.
+    pub bus_address: Signal<In, Bits<32>>,
+    /// Word to write.
+    pub bus_write_data: Signal<In, Bits<32>>,
+    /// Write this cycle.
+    pub bus_write: Signal<In, Bit>,
+    /// Read this cycle; the word appears next cycle.
+    pub bus_read: Signal<In, Bit>,
+    /// Word read in the previous cycle.
+    pub bus_read_data: Signal<Out, Bits<32>>,
+    /// High while a job runs (also in `STATUS`), for an interrupt line.
+    pub busy: Signal<Out, Bit>,
+
+    engine: Engine<P, DA, TA, EA, M>,
+    desc_op: DFF<Bits<32>>,
+    desc_log_n: DFF<Bits<32>>,
+    desc_slot: DFF<Bits<32>>,
+    desc_a: DFF<Bits<32>>,
+    desc_b: DFF<Bits<32>>,
+    desc_dst: DFF<Bits<32>>,
+    desc_const: DFF<Bits<32>>,
+    mod_slot: DFF<Bits<32>>,
+    mod_q: DFF<Bits<32>>,
+    mod_m: DFF<Bits<32>>,
+    errors: DFF<Bits<32>>,
+    done_seen: DFF<Bit>,
+    cycles_lo: DFF<Bits<32>>,
+    cycles_hi: DFF<Bits<32>>,
+    cycles_hi_latched: DFF<Bits<32>>,
+    job_counter: DFF<Bits<32>>,
+    job_cycles: DFF<Bits<32>>,
+    read_from_memory: DFF<Bit>,
+    read_value: DFF<Bits<32>>,
+
+    region: Signal<Local, Bits<4>>,
+    offset: Signal<Local, Bits<32>>,
+    register_value: Signal<Local, Bits<32>>,
+    register_readable: Signal<Local, Bit>,
+    new_errors: Signal<Local, Bits<32>>,
+    errors_base: Signal<Local, Bits<32>>,
+    start_request: Signal<Local, Bit>,
+    status_busy: Signal<Local, Bits<32>>,
+    status_done: Signal<Local, Bits<32>>,
+    status_error: Signal<Local, Bits<32>>,
+
+    id_value: Constant<Bits<32>>,
+    config_value: Constant<Bits<32>>,
+    user_words: Constant<Bits<32>>,
+    region_data: Constant<Bits<4>>,
+    region_twiddle: Constant<Bits<4>>,
+    region_early: Constant<Bits<4>>,
+    region_registers: Constant<Bits<4>>,
+    err_busy: Constant<Bits<32>>,
+    err_access: Constant<Bits<32>>,
+    err_address: Constant<Bits<32>>,
+    all_ones: Constant<Bits<32>>,
+}
+
+impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M: usize>
+    Accelerator<P, DA, TA, EA, M>
+{
+    /// The accelerator of `config` (see [`Engine::new`] for the checks).
+    pub fn new(config: &Config) -> Self {
+        let c32 = |v: u64| Constant::new(v.into());
+        let config_word = config.lanes as u64
+            | (config.log_max_n as u64) << 8
+            | (config.word_bits as u64) << 16
+            | (config.moduli as u64) << 24;
+        Self {
+            clock: Default::default(),
+            bus_address: Default::default(),
+            bus_write_data: Default::default(),
+            bus_write: Default::default(),
+            bus_read: Default::default(),
+            bus_read_data: Default::default(),
+            busy: Default::default(),
+            engine: Engine::new(config),
+            desc_op: Default::default(),
+            desc_log_n: Default::default(),
+            desc_slot: Default::default(),
+            desc_a: Default::default(),
+            desc_b: Default::default(),
+            desc_dst: Default::default(),
+            desc_const: Default::default(),
+            mod_slot: Default::default(),
+            mod_q: Default::default(),
+            mod_m: Default::default(),
+            errors: Default::default(),
+            done_seen: Default::default(),
+            cycles_lo: Default::default(),
+            cycles_hi: Default::default(),
+            cycles_hi_latched: Default::default(),
+            job_counter: Default::default(),
+            job_cycles: Default::default(),
+            read_from_memory: Default::default(),
+            read_value: Default::default(),
+            region: Default::default(),
+            offset: Default::default(),
+            register_value: Default::default(),
+            register_readable: Default::default(),
+            new_errors: Default::default(),
+            errors_base: Default::default(),
+            start_request: Default::default(),
+            status_busy: Default::default(),
+            status_done: Default::default(),
+            status_error: Default::default(),
+            id_value: c32(map::ID_VALUE as u64),
+            config_value: c32(config_word),
+            user_words: c32(config.user_words() as u64),
+            region_data: Constant::new(((map::DATA >> 28) as u64).into()),
+            region_twiddle: Constant::new(((map::TWIDDLE >> 28) as u64).into()),
+            region_early: Constant::new(((map::TWIDDLE_EARLY >> 28) as u64).into()),
+            region_registers: Constant::new(0.into()),
+            err_busy: c32(ERR_BUSY as u64),
+            err_access: c32(ERR_ACCESS_WHILE_BUSY as u64),
+            err_address: c32(ERR_BAD_ADDRESS as u64),
+            all_ones: c32(0xFFFF_FFFF),
+        }
+    }
+}
+
+impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M: usize>
+    crate::testing::Clocked for Accelerator<P, DA, TA, EA, M>
+{
+    fn clock_input(&mut self) -> &mut Signal<In, Clock> {
+        &mut self.clock
+    }
+}
+
+impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M: usize> Logic
+    for Accelerator<P, DA, TA, EA, M>
+{
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            desc_op,
+            desc_log_n,
+            desc_slot,
+            desc_a,
+            desc_b,
+            desc_dst,
+            desc_const,
+            mod_slot,
+            mod_q,
+            mod_m,
+            errors,
+            done_seen,
+            cycles_lo,
+            cycles_hi,
+            cycles_hi_latched,
+            job_counter,
+            job_cycles,
+            read_from_memory,
+            read_value
+        );
+        self.engine.clock.next = self.clock.val();
+        self.region.next = self.bus_address.val().get_bits::<4>(28);
+        self.offset.next = self.bus_address.val() & 0x0FFF_FFFF;
+        self.busy.next = self.engine.busy.val();
+
+        // Free-running 64-bit cycle counter.
+        self.cycles_lo.d.next = self.cycles_lo.q.val() + 1;
+        if self.cycles_lo.q.val() == self.all_ones.val() {
+            self.cycles_hi.d.next = self.cycles_hi.q.val() + 1;
+        }
+
+        // Engine inputs: descriptor and modulus staging from registers.
+        self.engine.desc_op.next = self.desc_op.q.val();
+        self.engine.desc_log_n.next = self.desc_log_n.q.val();
+        self.engine.desc_slot.next = self.desc_slot.q.val();
+        self.engine.desc_a.next = self.desc_a.q.val();
+        self.engine.desc_b.next = self.desc_b.q.val();
+        self.engine.desc_dst.next = self.desc_dst.q.val();
+        self.engine.desc_const.next = self.desc_const.q.val();
+        self.engine.mod_slot.next = self.mod_slot.q.val();
+        self.engine.mod_q.next = self.mod_q.q.val();
+        self.engine.mod_m.next = self.mod_m.q.val();
+        self.engine.mem_address.next = self.offset.val();
+        self.engine.mem_write_data.next = self.bus_write_data.val();
+        self.engine.twiddle_address.next = self.offset.val();
+        self.engine.twiddle_data.next = self.bus_write_data.val();
+        self.engine.start.next = false;
+        self.engine.mod_write.next = false;
+        self.engine.mem_write.next = false;
+        self.engine.mem_read.next = false;
+        self.engine.twiddle_write.next = false;
+        self.engine.twiddle_early_write.next = false;
+
+        // STATUS bits (literal addresses below: the kernel language has no
+        // paths or casts; the bus tests use `map` and would catch a slip).
+        self.status_busy.next = 0.into();
+        self.status_done.next = 0.into();
+        self.status_error.next = 0.into();
+        if self.engine.busy.val() {
+            self.status_busy.next = 1.into();
+        }
+        if self.done_seen.q.val() {
+            self.status_done.next = 2.into();
+        }
+        if self.errors.q.val() != 0 {
+            self.status_error.next = 4.into();
+        }
+
+        // Register read mux.
+        self.register_readable.next = true;
+        self.register_value.next = 0.into();
+        if self.offset.val() == 0x0 {
+            self.register_value.next = self.id_value.val();
+        } else if self.offset.val() == 0x1 {
+            self.register_value.next = self.config_value.val();
+        } else if self.offset.val() == 0x2 {
+            self.register_value.next = self.user_words.val();
+        } else if self.offset.val() == 0x4 {
+            self.register_value.next =
+                self.status_busy.val() | self.status_done.val() | self.status_error.val();
+        } else if self.offset.val() == 0x5 {
+            self.register_value.next = self.errors.q.val();
+        } else if self.offset.val() == 0x6 {
+            self.register_value.next = self.cycles_lo.q.val();
+        } else if self.offset.val() == 0x7 {
+            self.register_value.next = self.cycles_hi_latched.q.val();
+        } else if self.offset.val() == 0x8 {
+            self.register_value.next = self.job_cycles.q.val();
+        } else if self.offset.val() == 0x10 {
+            self.register_value.next = self.desc_op.q.val();
+        } else if self.offset.val() == 0x11 {
+            self.register_value.next = self.desc_log_n.q.val();
+        } else if self.offset.val() == 0x12 {
+            self.register_value.next = self.desc_slot.q.val();
+        } else if self.offset.val() == 0x13 {
+            self.register_value.next = self.desc_a.q.val();
+        } else if self.offset.val() == 0x14 {
+            self.register_value.next = self.desc_b.q.val();
+        } else if self.offset.val() == 0x15 {
+            self.register_value.next = self.desc_dst.q.val();
+        } else if self.offset.val() == 0x16 {
+            self.register_value.next = self.desc_const.q.val();
+        } else if self.offset.val() == 0x20 {
+            self.register_value.next = self.mod_slot.q.val();
+        } else if self.offset.val() == 0x21 {
+            self.register_value.next = self.mod_q.q.val();
+        } else if self.offset.val() == 0x22 {
+            self.register_value.next = self.mod_m.q.val();
+        } else if self.offset.val() == 0x24 {
+            self.register_value.next = self.engine.mod_readback.val();
+        } else {
+            self.register_readable.next = false;
+        }
+
+        // Error flags raised this cycle.
+        self.new_errors.next = 0.into();
+        self.start_request.next = false;
+        self.errors_base.next = self.errors.q.val();
+
+        // Bus reads: registers answer from a register, memory from the RAM.
+        self.read_from_memory.d.next = false;
+        self.read_value.d.next = 0.into();
+        if self.bus_read.val() {
+            if self.region.val() == self.region_registers.val() {
+                self.read_value.d.next = self.register_value.val();
+                if self.offset.val() == 0x6 {
+                    self.cycles_hi_latched.d.next = self.cycles_hi.q.val();
+                }
+                if !self.register_readable.val() {
+                    self.new_errors.next = self.err_address.val();
+                }
+            } else if self.region.val() == self.region_data.val() {
+                if self.engine.busy.val() {
+                    self.new_errors.next = self.err_access.val();
+                } else {
+                    self.engine.mem_read.next = true;
+                    self.read_from_memory.d.next = true;
+                }
+            } else {
+                self.new_errors.next = self.err_address.val();
+            }
+        }
+        if self.read_from_memory.q.val() {
+            self.bus_read_data.next = self.engine.mem_read_data.val();
+        } else {
+            self.bus_read_data.next = self.read_value.q.val();
+        }
+
+        // Bus writes.
+        if self.bus_write.val() {
+            if self.region.val() == self.region_registers.val() {
+                if self.offset.val() == 0x3 {
+                    if self.bus_write_data.val().get_bit(1) {
+                        self.errors_base.next = 0.into();
+                        self.done_seen.d.next = false;
+                    }
+                    if self.bus_write_data.val().get_bit(0) {
+                        if self.engine.busy.val() {
+                            self.new_errors.next = self.err_busy.val();
+                        } else {
+                            self.start_request.next = true;
+                            self.engine.start.next = true;
+                            self.done_seen.d.next = false;
+                        }
+                    }
+                } else if self.offset.val() == 0x10 {
+                    self.desc_op.d.next = self.bus_write_data.val();
+                } else if self.offset.val() == 0x11 {
+                    self.desc_log_n.d.next = self.bus_write_data.val();
+                } else if self.offset.val() == 0x12 {
+                    self.desc_slot.d.next = self.bus_write_data.val();
+                } else if self.offset.val() == 0x13 {
+                    self.desc_a.d.next = self.bus_write_data.val();
+                } else if self.offset.val() == 0x14 {
+                    self.desc_b.d.next = self.bus_write_data.val();
+                } else if self.offset.val() == 0x15 {
+                    self.desc_dst.d.next = self.bus_write_data.val();
+                } else if self.offset.val() == 0x16 {
+                    self.desc_const.d.next = self.bus_write_data.val();
+                } else if self.offset.val() == 0x20 {
+                    self.mod_slot.d.next = self.bus_write_data.val();
+                } else if self.offset.val() == 0x21 {
+                    self.mod_q.d.next = self.bus_write_data.val();
+                } else if self.offset.val() == 0x22 {
+                    self.mod_m.d.next = self.bus_write_data.val();
+                } else if self.offset.val() == 0x23 {
+                    if self.engine.busy.val() {
+                        self.new_errors.next = self.err_access.val();
+                    } else {
+                        self.engine.mod_write.next = true;
+                    }
+                } else {
+                    self.new_errors.next = self.err_address.val();
+                }
+            } else if self.engine.busy.val() {
+                self.new_errors.next = self.err_access.val();
+            } else if self.region.val() == self.region_data.val() {
+                self.engine.mem_write.next = true;
+            } else if self.region.val() == self.region_twiddle.val() {
+                self.engine.twiddle_write.next = true;
+            } else if self.region.val() == self.region_early.val() {
+                self.engine.twiddle_early_write.next = true;
+            } else {
+                self.new_errors.next = self.err_address.val();
+            }
+        }
+        if self.engine.reject.val() {
+            self.new_errors.next = self.engine.reject_flags.val();
+        }
+        self.errors.d.next = self.errors_base.val() | self.new_errors.val();
+
+        // Per-job cycle count: the start cycle counts as cycle 0.
+        if self.start_request.val() {
+            self.job_counter.d.next = 1.into();
+        } else if self.engine.busy.val() {
+            self.job_counter.d.next = self.job_counter.q.val() + 1;
+        }
+        if self.engine.done.val() {
+            self.job_cycles.d.next = self.job_counter.q.val();
+            self.done_seen.d.next = true;
+        }
+    }
+}
