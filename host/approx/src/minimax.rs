@@ -341,8 +341,9 @@ impl CompositeSign {
         })
     }
 
-    /// The published component degrees for precision `alpha`
-    /// (`eps = 2^-alpha`).
+    /// The published component degrees for precision `alpha`, built for
+    /// the gap `eps = 2^-alpha` (where they only reach error ~0.44; see
+    /// [`CompositeSign::published_relu`] for the gap they were chosen for).
     pub fn published(alpha: u32) -> Result<Self> {
         let degrees = published_sign_degrees(alpha).ok_or(ApproxError::InvalidParameter {
             name: "alpha",
@@ -350,6 +351,23 @@ impl CompositeSign {
             expected: "one of 10, 12, 13, 14 (published degrees)",
         })?;
         Self::new(degrees, 2f64.powi(-(alpha as i32)))
+    }
+
+    /// The published component degrees for precision `alpha` built, as in
+    /// Lee et al.'s code, for the gap `eps = max_factor * 2^-alpha`
+    /// ([`published_relu_max_factor`]: 13, 15, 16, 17 for alpha 10, 12,
+    /// 13, 14), where the sign error is `<= 2^(1 - alpha)` on
+    /// `eps <= |x| <= 1` and `x (1 + p(x)) / 2` is within `2^-alpha` of
+    /// `ReLU` on `[-1, 1]` (see [`crate::relu_sign_degrees`]).
+    pub fn published_relu(alpha: u32) -> Result<Self> {
+        let (degrees, max_factor) = published_sign_degrees(alpha)
+            .zip(published_relu_max_factor(alpha))
+            .ok_or(ApproxError::InvalidParameter {
+                name: "alpha",
+                value: alpha as f64,
+                expected: "one of 10, 12, 13, 14 (published degrees)",
+            })?;
+        Self::new(degrees, max_factor as f64 * 2f64.powi(-(alpha as i32)))
     }
 
     /// `sgn(x)` approximated (valid for `|x| <= 1`).
@@ -406,6 +424,19 @@ pub fn published_sign_degrees(alpha: u32) -> Option<&'static [usize]> {
     }
 }
 
+/// The ReLU gap factor of the published degrees: `eps = max_factor *
+/// 2^-alpha` (alpha 13 -> 16 as in Lee et al.'s ResNet code; the others
+/// are what [`crate::relu_sign_degrees`] finds and the tests check).
+pub fn published_relu_max_factor(alpha: u32) -> Option<u32> {
+    match alpha {
+        10 => Some(13),
+        12 => Some(15),
+        13 => Some(16),
+        14 => Some(17),
+        _ => None,
+    }
+}
+
 /// Searches compositions of at most `max_stages` odd components of degree
 /// `<= max_degree` whose error on `[eps, 1]` is `<= 2^-alpha`, minimising
 /// (ciphertext products, depth, sum of degrees) lexicographically
@@ -414,7 +445,9 @@ pub fn published_sign_degrees(alpha: u32) -> Option<&'static [usize]> {
 /// Returns the degrees and the achieved error. Note that with
 /// `eps = 2^-alpha` no composition of total degree below ~`2^alpha alpha`
 /// can succeed (the best uniform approximation of `sgn` with gap `eps`
-/// by degree `n` decays like `exp(-n eps)`), see the crate README.
+/// by degree `n` decays like `exp(-n eps)`), see the crate README. For the
+/// published degrees use [`crate::optimal_sign_degrees`] (Lee et al.'s
+/// convention and cost model).
 pub fn search_sign_degrees(
     alpha: u32,
     eps: f64,
