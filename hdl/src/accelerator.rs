@@ -451,3 +451,43 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         }
     }
 }
+
+/// Runs `$body` with `$acc` bound to a fresh, connected [`Accelerator`] of
+/// the named configuration `$config` (a [`Config`] from
+/// [`crate::config::CONFIGS`]); evaluates to `None` for an unknown name.
+/// The type parameters of each configuration are spelled out here once.
+#[macro_export]
+macro_rules! with_accelerator {
+    ($config:expr, |$acc:ident| $body:expr) => {{
+        use rust_hdl::prelude::Block as _;
+        let config: $crate::config::Config = $config;
+        match config.name {
+            "p1" => {
+                let mut $acc = $crate::accelerator::Accelerator::<1, 15, 15, 5, 4>::new(&config);
+                $acc.connect_all();
+                Some($body)
+            }
+            "p2" => {
+                let mut $acc = $crate::accelerator::Accelerator::<2, 14, 14, 5, 4>::new(&config);
+                $acc.connect_all();
+                Some($body)
+            }
+            "p4" => {
+                let mut $acc = $crate::accelerator::Accelerator::<4, 13, 13, 5, 4>::new(&config);
+                $acc.connect_all();
+                Some($body)
+            }
+            "p8" => {
+                let mut $acc = $crate::accelerator::Accelerator::<8, 12, 12, 5, 4>::new(&config);
+                $acc.connect_all();
+                Some($body)
+            }
+            "tiny" => {
+                let mut $acc = $crate::accelerator::Accelerator::<2, 8, 9, 4, 2>::new(&config);
+                $acc.connect_all();
+                Some($body)
+            }
+            _ => None,
+        }
+    }};
+}

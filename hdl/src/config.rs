@@ -39,15 +39,16 @@ pub const ERR_ACCESS_WHILE_BUSY: u32 = 1 << 6;
 /// A bus access hit an unmapped or read-only address.
 pub const ERR_BAD_ADDRESS: u32 = 1 << 7;
 
-/// Every named configuration.
+/// Every named configuration. `p1` … `p8` differ only in lanes; each is
+/// instantiated by [`with_accelerator!`](crate::with_accelerator).
 pub const CONFIGS: &[Config] = &[
     Config::new("p1", 1, 12, 30, 4, 4),
     Config::new("p2", 2, 12, 30, 4, 4),
     Config::new("p4", 4, 12, 30, 4, 4),
+    // The ECP5-85F target: N up to 4096, 30-bit words, 4 moduli,
+    // 16 buffers of 4096 words (14 for the host, 2 scratch).
     Config::new("p8", 8, 12, 30, 4, 4),
-    // The ECP5-85F target: N up to 4096, 14 resident limbs, 4 moduli.
-    Config::new("ecp5", 8, 12, 30, 4, 4),
-    // Small enough for CI synthesis and fast tests.
+    // Small enough for quick synthesis in CI and for iCE40 trials.
     Config::new("tiny", 2, 8, 18, 2, 2),
 ];
 
