@@ -17,68 +17,7 @@ use rust_hdl::prelude::*;
 use crate::config::{Config, ERR_ACCESS_WHILE_BUSY, ERR_BAD_ADDRESS, ERR_BUSY};
 use crate::engine::Engine;
 
-/// The register and memory map (word addresses).
-pub mod map {
-    /// Region of the data memory: `DATA | word_address`.
-    pub const DATA: u32 = 0x1000_0000;
-    /// Region of the main twiddle memory (write only): `TWIDDLE | address`
-    /// with the layout of `harness::twiddle_image`.
-    pub const TWIDDLE: u32 = 0x2000_0000;
-    /// Region of the early-stage twiddle memory (write only).
-    pub const TWIDDLE_EARLY: u32 = 0x3000_0000;
-    /// Mask of the region offset.
-    pub const OFFSET_MASK: u32 = 0x0FFF_FFFF;
-
-    /// Read only: [`ID_VALUE`].
-    pub const ID: u32 = 0x00;
-    /// The value of [`ID`]: "OLA1".
-    pub const ID_VALUE: u32 = 0x4F4C_4131;
-    /// Read only: lanes (7:0), log2 N_max (15:8), word bits (23:16),
-    /// modulus slots (31:24).
-    pub const CONFIG: u32 = 0x01;
-    /// Read only: words of data memory the host may use.
-    pub const USER_WORDS: u32 = 0x02;
-    /// Write only: bit 0 starts the job in the `DESC_*` registers, bit 1
-    /// clears `ERRORS` and the done bit first.
-    pub const CONTROL: u32 = 0x03;
-    /// Read only: bit 0 busy, bit 1 done (a job finished since the last
-    /// start), bit 2 `ERRORS` non-zero.
-    pub const STATUS: u32 = 0x04;
-    /// Read only: sticky error flags.
-    pub const ERRORS: u32 = 0x05;
-    /// Read only: free-running cycle counter, low word; reading it latches
-    /// the high word into [`CYCLES_HI`].
-    pub const CYCLES_LO: u32 = 0x06;
-    /// Read only: high word latched by the last read of [`CYCLES_LO`].
-    pub const CYCLES_HI: u32 = 0x07;
-    /// Read only: cycles of the last completed job, start to done.
-    pub const JOB_CYCLES: u32 = 0x08;
-    /// Descriptor: operation code.
-    pub const DESC_OP: u32 = 0x10;
-    /// Descriptor: log2 N.
-    pub const DESC_LOG_N: u32 = 0x11;
-    /// Descriptor: modulus slot.
-    pub const DESC_SLOT: u32 = 0x12;
-    /// Descriptor: word address of operand a.
-    pub const DESC_A: u32 = 0x13;
-    /// Descriptor: word address of operand b.
-    pub const DESC_B: u32 = 0x14;
-    /// Descriptor: word address of the destination.
-    pub const DESC_DST: u32 = 0x15;
-    /// Descriptor: constant of MulConst.
-    pub const DESC_CONST: u32 = 0x16;
-    /// Modulus slot to load or read back.
-    pub const MOD_SLOT: u32 = 0x20;
-    /// Modulus to load.
-    pub const MOD_Q: u32 = 0x21;
-    /// Barrett constant to load.
-    pub const MOD_M: u32 = 0x22;
-    /// Write only: loads `MOD_Q`, `MOD_M` into slot `MOD_SLOT` (the slot is
-    /// valid only if the modulus is odd with exactly the word's bits).
-    pub const MOD_COMMIT: u32 = 0x23;
-    /// Read only: the modulus in slot `MOD_SLOT`, 0 when the slot is invalid.
-    pub const MOD_READBACK: u32 = 0x24;
-}
+pub use ola_spec::map;
 
 /// The accelerator of one configuration (type parameters as [`Engine`]).
 #[derive(LogicBlock)]

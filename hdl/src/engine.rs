@@ -40,57 +40,7 @@ use crate::config::{
 };
 use crate::lane::{LANE_LATENCY, Lane};
 
-/// Job operation codes of a descriptor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum JobOp {
-    /// Forward negacyclic NTT, `dst = NTT(a)`.
-    Ntt = 0,
-    /// Inverse NTT including `N^-1`, `dst = INTT(a)`.
-    Intt = 1,
-    /// `dst = a · b`.
-    Mul = 2,
-    /// `dst = dst + a · b`.
-    Mac = 3,
-    /// `dst = a + b`.
-    Add = 4,
-    /// `dst = a − b`.
-    Sub = 5,
-    /// `dst = a · constant`.
-    MulConst = 6,
-}
-
-impl JobOp {
-    /// Every operation.
-    pub const ALL: [JobOp; 7] = [
-        JobOp::Ntt,
-        JobOp::Intt,
-        JobOp::Mul,
-        JobOp::Mac,
-        JobOp::Add,
-        JobOp::Sub,
-        JobOp::MulConst,
-    ];
-
-    /// Memory operands read per row pair (the destination counts for `Mac`).
-    pub fn operands(self) -> usize {
-        match self {
-            JobOp::Ntt | JobOp::Intt | JobOp::MulConst => 1,
-            JobOp::Mul | JobOp::Add | JobOp::Sub => 2,
-            JobOp::Mac => 3,
-        }
-    }
-
-    /// Whether the job reads operand `b`.
-    pub fn uses_b(self) -> bool {
-        matches!(self, JobOp::Mul | JobOp::Mac | JobOp::Add | JobOp::Sub)
-    }
-
-    /// Decodes a 3-bit code.
-    pub fn from_code(code: u32) -> Option<JobOp> {
-        JobOp::ALL.get(code as usize).copied()
-    }
-}
+pub use ola_spec::JobOp;
 
 /// The engine of one configuration: `P` lanes, data banks with `DA`
 /// address bits, main / early twiddle memories with `TA` / `EA` address

@@ -358,35 +358,7 @@ impl<E: EngineModel> JobDevice for Driver<E> {
     }
 }
 
-/// The twiddle memory image of modulus slot `slot`: `(address, value,
-/// early)` triples for the main memory (`address = (2·slot + dir)·N_max + i`)
-/// and the early-stage memory (`address = ((2·slot + dir)·4 + s)·P + lane`,
-/// holding entry `2^s + (lane mod 2^s)` for stages `s < log2 P`).
-pub fn twiddle_image(config: &Config, slot: u32, plan: &NttPlan) -> Vec<(u32, u32, bool)> {
-    assert_eq!(
-        plan.n(),
-        config.max_n(),
-        "twiddles come from the N_max plan"
-    );
-    let mut image = Vec::new();
-    for (direction, table) in [plan.psi_rev(), plan.psi_inv_half_rev()]
-        .into_iter()
-        .enumerate()
-    {
-        let region = 2 * slot as usize + direction;
-        for (i, &w) in table.iter().enumerate() {
-            image.push(((region * config.max_n() + i) as u32, w, false));
-        }
-        for s in 0..config.log_lanes() {
-            for lane in 0..config.lanes {
-                let entry = (1 << s) + (lane % (1 << s));
-                let address = ((region * 4 + s as usize) * config.lanes + lane) as u32;
-                image.push((address, table[entry], true));
-            }
-        }
-    }
-    image
-}
+pub use ola_spec::twiddle_image;
 
 /// What a [`random_session`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

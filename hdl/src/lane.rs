@@ -25,6 +25,9 @@ use crate::modmul::{MODMUL_LATENCY, ModMul};
 /// to combine.
 pub const LANE_LATENCY: usize = MODMUL_LATENCY + 2;
 
+// The interface's cycle formulas assume this depth.
+const _: () = assert!(LANE_LATENCY == ola_spec::config::LANE_LATENCY);
+
 /// Lane operation codes (3 bits), shared with the engine's job descriptors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
