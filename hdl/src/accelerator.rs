@@ -86,6 +86,9 @@ pub struct Accelerator<
     err_access: Constant<Bits<32>>,
     err_address: Constant<Bits<32>>,
     all_ones: Constant<Bits<32>>,
+    twiddle_words: Constant<Bits<32>>,
+    early_words: Constant<Bits<32>>,
+    in_range: Signal<Local, Bit>,
 }
 
 impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M: usize>
@@ -147,6 +150,9 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             err_access: c32(ERR_ACCESS_WHILE_BUSY as u64),
             err_address: c32(ERR_BAD_ADDRESS as u64),
             all_ones: c32(0xFFFF_FFFF),
+            twiddle_words: c32(config.twiddle_words() as u64),
+            early_words: c32(config.early_twiddle_words() as u64),
+            in_range: Default::default(),
         }
     }
 }
@@ -281,6 +287,19 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             self.register_readable.next = false;
         }
 
+        // Memory regions end where their memories end: no aliasing, and
+        // the engine's scratch buffers are out of the bus's reach.
+        self.in_range.next = false;
+        if self.region.val() == self.region_data.val() {
+            self.in_range.next = self.offset.val() < self.user_words.val();
+        }
+        if self.region.val() == self.region_twiddle.val() {
+            self.in_range.next = self.offset.val() < self.twiddle_words.val();
+        }
+        if self.region.val() == self.region_early.val() {
+            self.in_range.next = self.offset.val() < self.early_words.val();
+        }
+
         // Error flags raised this cycle.
         self.new_errors.next = 0.into();
         self.start_request.next = false;
@@ -298,7 +317,7 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                 if !self.register_readable.val() {
                     self.new_errors.next = self.err_address.val();
                 }
-            } else if self.region.val() == self.region_data.val() {
+            } else if (self.region.val() == self.region_data.val()) & self.in_range.val() {
                 if self.engine.busy.val() {
                     self.new_errors.next = self.err_access.val();
                 } else {
@@ -361,6 +380,8 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                 } else {
                     self.new_errors.next = self.err_address.val();
                 }
+            } else if !self.in_range.val() {
+                self.new_errors.next = self.err_address.val();
             } else if self.engine.busy.val() {
                 self.new_errors.next = self.err_access.val();
             } else if self.region.val() == self.region_data.val() {

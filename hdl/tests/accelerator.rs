@@ -47,6 +47,21 @@ fn register_checks<A: BusModel>(d: &mut BusDriver<A>) {
     d.write(map::CONTROL, 2);
     d.write(0x5000_0000, 1);
     assert_eq!(d.read(map::ERRORS), ERR_BAD_ADDRESS);
+    // Memory regions end where their memories do: no aliasing.
+    for address in [
+        map::DATA | config.user_words() as u32,
+        map::TWIDDLE | config.twiddle_words() as u32,
+        map::TWIDDLE_EARLY | config.early_twiddle_words() as u32,
+    ] {
+        d.write(map::CONTROL, 2);
+        d.write(address, 99);
+        assert_eq!(d.read(map::ERRORS), ERR_BAD_ADDRESS, "{address:#x}");
+    }
+    d.write(map::DATA | (config.user_words() as u32 - 1), 7);
+    d.write(map::CONTROL, 2);
+    assert_eq!(d.read(map::DATA | config.user_words() as u32), 0);
+    assert_eq!(d.read(map::ERRORS), ERR_BAD_ADDRESS);
+    assert_eq!(d.read(map::DATA | (config.user_words() as u32 - 1)), 7);
     d.write(map::CONTROL, 2);
     assert_eq!(d.read(map::ERRORS), 0);
     // A rejected modulus leaves its slot invalid; a good one reads back.

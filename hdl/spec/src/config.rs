@@ -104,6 +104,17 @@ impl Config {
         ((1 << self.log_buffers) - 2) * self.max_n()
     }
 
+    /// Words of the main twiddle memory: per modulus, two tables of `N_max`.
+    pub fn twiddle_words(&self) -> usize {
+        self.moduli * 2 * self.max_n()
+    }
+
+    /// Words of the early-stage twiddle memory: per modulus and direction,
+    /// four rows of `lanes` words.
+    pub fn early_twiddle_words(&self) -> usize {
+        self.moduli * 2 * 4 * self.lanes
+    }
+
     /// Address bits of one data bank (each bank holds half the rows).
     pub fn data_bank_address_bits(&self) -> usize {
         (self.log_buffers + self.log_max_n - self.log_lanes() - 1) as usize

@@ -20,12 +20,15 @@ pub mod config;
 
 /// The register and memory map (word addresses).
 pub mod map {
-    /// Region of the data memory: `DATA | word_address`.
+    /// Region of the data memory: `DATA | word_address`, word addresses
+    /// below `USER_WORDS` (beyond: `ERR_BAD_ADDRESS`, nothing accessed).
     pub const DATA: u32 = 0x1000_0000;
-    /// Region of the main twiddle memory (write only): `TWIDDLE | address`
+    /// Region of the main twiddle memory (write only): `TWIDDLE | address`,
+    /// addresses below `Config::twiddle_words`,
     /// with the layout of [`crate::twiddle_image`].
     pub const TWIDDLE: u32 = 0x2000_0000;
-    /// Region of the early-stage twiddle memory (write only).
+    /// Region of the early-stage twiddle memory (write only), addresses
+    /// below `Config::early_twiddle_words`.
     pub const TWIDDLE_EARLY: u32 = 0x3000_0000;
     /// Mask of the region offset.
     pub const OFFSET_MASK: u32 = 0x0FFF_FFFF;
