@@ -534,63 +534,9 @@ pub fn random_session<D: JobDevice>(
     report
 }
 
-/// Bus inputs for one cycle of the [`crate::accelerator::Accelerator`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BusInputs {
-    /// `bus_address`.
-    pub address: u32,
-    /// `bus_write_data`.
-    pub write_data: u32,
-    /// `bus_write`.
-    pub write: bool,
-    /// `bus_read`.
-    pub read: bool,
-}
+pub use ola_spec::{BusInputs, BusOutputs};
 
-impl BusInputs {
-    /// Port names and widths, in the order of [`BusInputs::values`].
-    pub const PORTS: [(&'static str, usize); 4] = [
-        ("bus_address", 32),
-        ("bus_write_data", 32),
-        ("bus_write", 1),
-        ("bus_read", 1),
-    ];
-
-    /// The values in port order.
-    pub fn values(&self) -> Vec<u64> {
-        vec![
-            self.address as u64,
-            self.write_data as u64,
-            self.write as u64,
-            self.read as u64,
-        ]
-    }
-}
-
-/// Bus outputs sampled in one cycle.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BusOutputs {
-    /// `bus_read_data`.
-    pub read_data: u32,
-    /// `busy`.
-    pub busy: bool,
-}
-
-impl BusOutputs {
-    /// Port names and widths, in the order of [`BusOutputs::values`].
-    pub const PORTS: [(&'static str, usize); 2] = [("bus_read_data", 32), ("busy", 1)];
-
-    /// The values in port order.
-    pub fn values(&self) -> Vec<u64> {
-        vec![self.read_data as u64, self.busy as u64]
-    }
-}
-
-/// Anything that behaves like the accelerator's bus cycle by cycle.
-pub trait BusModel {
-    /// Applies `inputs`, samples the outputs, runs the clock edge.
-    fn cycle(&mut self, inputs: &BusInputs) -> BusOutputs;
-}
+pub use ola_spec::BusModel;
 
 impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M: usize> BusModel
     for crate::accelerator::Accelerator<P, DA, TA, EA, M>
@@ -757,7 +703,7 @@ pub fn replay_bus_in_verilog(
         .iter()
         .map(|&(n, b)| Port::new(n, b))
         .collect();
-    let stimulus: Vec<Vec<u64>> = inputs.iter().map(|i| i.values()).collect();
+    let stimulus: Vec<Vec<u64>> = inputs.iter().map(|i| i.values().to_vec()).collect();
     let rows = run_cycles_sampled(
         simulator,
         label,

@@ -138,6 +138,68 @@ impl JobOp {
 
 #[cfg(feature = "alloc")]
 use config::Config;
+// The accelerator's bus, one cycle at a time.
+
+/// Bus inputs for one cycle of the accelerator.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BusInputs {
+    /// `bus_address`.
+    pub address: u32,
+    /// `bus_write_data`.
+    pub write_data: u32,
+    /// `bus_write`.
+    pub write: bool,
+    /// `bus_read`.
+    pub read: bool,
+}
+
+impl BusInputs {
+    /// Port names and widths, in the order of [`BusInputs::values`].
+    pub const PORTS: [(&'static str, usize); 4] = [
+        ("bus_address", 32),
+        ("bus_write_data", 32),
+        ("bus_write", 1),
+        ("bus_read", 1),
+    ];
+
+    /// The values in port order.
+    pub fn values(&self) -> [u64; 4] {
+        [
+            self.address as u64,
+            self.write_data as u64,
+            self.write as u64,
+            self.read as u64,
+        ]
+    }
+}
+
+/// Bus outputs sampled in one cycle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BusOutputs {
+    /// `bus_read_data`.
+    pub read_data: u32,
+    /// `busy`.
+    pub busy: bool,
+}
+
+impl BusOutputs {
+    /// Port names and widths, in the order of [`BusOutputs::values`].
+    pub const PORTS: [(&'static str, usize); 2] = [("bus_read_data", 32), ("busy", 1)];
+
+    /// The values in port order.
+    pub fn values(&self) -> [u64; 2] {
+        [self.read_data as u64, self.busy as u64]
+    }
+}
+
+/// Anything that behaves like the accelerator's bus cycle by cycle: the
+/// RTL (in RustHDL's simulator or Verilated) and the simulator.
+pub trait BusModel {
+    /// Applies `inputs`, samples the outputs (before the clock edge), and
+    /// runs the edge.
+    fn cycle(&mut self, inputs: &BusInputs) -> BusOutputs;
+}
+
 #[cfg(feature = "alloc")]
 use ola_arith::NttPlan;
 

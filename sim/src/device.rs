@@ -1,0 +1,415 @@
+//! The accelerator as seen from its bus, cycle by cycle.
+//!
+//! The state is exactly the RTL's bus-visible state: registers, sticky
+//! errors, the read pipeline, memories, modulus slots and the running job.
+//! A job's result is computed in software when it starts (the bus cannot
+//! touch memory while a job runs) and lands in memory on its done cycle,
+//! `Config::{ntt_cycles, vector_cycles}` after the start.
+
+use ola_spec::config::{Config, ERR_ACCESS_WHILE_BUSY, ERR_BAD_ADDRESS, ERR_BUSY};
+use ola_spec::{BusInputs, BusModel, BusOutputs, JobOp, map};
+
+use crate::datapath::LoadedModulus;
+
+/// One modulus slot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Slot {
+    q: u32,
+    m: u32,
+    valid: bool,
+}
+
+/// A job that was started: what the trace records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JobRecord {
+    /// The raw operation code.
+    pub op: u32,
+    /// `log2 N` from the descriptor.
+    pub log_n: u32,
+    /// The cycle of the start request.
+    pub start: u64,
+    /// The cycle `done` is raised (`None` while running; equal to `start`
+    /// for a refused descriptor).
+    pub end: Option<u64>,
+    /// Error flags of a refused descriptor, 0 when it ran.
+    pub flags: u32,
+}
+
+#[derive(Clone, Debug)]
+struct RunningJob {
+    start: u64,
+    done: u64,
+    dst: usize,
+    result: Vec<u32>,
+    trace_index: usize,
+}
+
+/// The simulated accelerator.
+#[derive(Clone, Debug)]
+pub struct Device {
+    config: Config,
+    cycle: u64,
+    memory: Vec<u32>,
+    twiddles: Vec<u32>,
+    early_twiddles: Vec<u32>,
+    slots: Vec<Slot>,
+    descriptor: [u32; 7],
+    mod_slot: u32,
+    mod_q: u32,
+    mod_m: u32,
+    errors: u32,
+    done_seen: bool,
+    cycles_hi_latched: u32,
+    job_cycles: u32,
+    read_from_memory: bool,
+    read_value: u32,
+    memory_read_value: u32,
+    job: Option<RunningJob>,
+    trace: Vec<JobRecord>,
+}
+
+impl Device {
+    /// A device of `config` in its power-on state.
+    pub fn new(config: Config) -> Self {
+        Device {
+            config,
+            cycle: 0,
+            memory: vec![0; config.user_words()],
+            twiddles: vec![0; config.twiddle_words()],
+            early_twiddles: vec![0; config.early_twiddle_words()],
+            slots: vec![Slot::default(); config.moduli],
+            descriptor: [0; 7],
+            mod_slot: 0,
+            mod_q: 0,
+            mod_m: 0,
+            errors: 0,
+            done_seen: false,
+            cycles_hi_latched: 0,
+            job_cycles: 0,
+            read_from_memory: false,
+            read_value: 0,
+            memory_read_value: 0,
+            job: None,
+            trace: Vec::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Cycles elapsed since power-on.
+    pub fn cycle_count(&self) -> u64 {
+        self.cycle
+    }
+
+    /// Every job started so far, refused ones included.
+    pub fn trace(&self) -> &[JobRecord] {
+        &self.trace
+    }
+
+    /// The user data memory (for inspection; the bus is the way in).
+    pub fn memory(&self) -> &[u32] {
+        &self.memory
+    }
+
+    /// Whether a job runs in the current cycle (the RTL's `busy`).
+    pub fn busy(&self) -> bool {
+        self.job
+            .as_ref()
+            .is_some_and(|j| self.cycle > j.start && self.cycle <= j.done)
+    }
+
+    /// Runs `cycles` idle cycles, skipping straight over the ones in which
+    /// nothing observable changes.
+    pub fn idle(&mut self, cycles: u64) {
+        let mut left = cycles;
+        while left > 0 {
+            self.cycle(&BusInputs::default());
+            left -= 1;
+            // After one idle cycle the read pipeline is empty; only a job's
+            // end changes state from here on.
+            let skip = match &self.job {
+                Some(job) if job.done >= self.cycle => (job.done - self.cycle).min(left),
+                _ => left,
+            };
+            self.cycle += skip;
+            left -= skip;
+        }
+    }
+
+    /// Runs idle cycles until no job is running; returns how many.
+    pub fn wait_idle(&mut self) -> u64 {
+        let before = self.cycle;
+        if let Some(job) = &self.job {
+            let cycles = job.done + 1 - self.cycle;
+            self.idle(cycles);
+        }
+        self.cycle - before
+    }
+
+    fn register(&self, offset: u32, busy: bool) -> Option<u32> {
+        let c = &self.config;
+        Some(match offset {
+            map::ID => map::ID_VALUE,
+            map::CONFIG => {
+                c.lanes as u32 | c.log_max_n << 8 | c.word_bits << 16 | (c.moduli as u32) << 24
+            }
+            map::USER_WORDS => c.user_words() as u32,
+            map::STATUS => {
+                busy as u32 | (self.done_seen as u32) << 1 | ((self.errors != 0) as u32) << 2
+            }
+            map::ERRORS => self.errors,
+            map::CYCLES_LO => self.cycle as u32,
+            map::CYCLES_HI => self.cycles_hi_latched,
+            map::JOB_CYCLES => self.job_cycles,
+            map::DESC_OP..=map::DESC_CONST => self.descriptor[(offset - map::DESC_OP) as usize],
+            map::MOD_SLOT => self.mod_slot,
+            map::MOD_Q => self.mod_q,
+            map::MOD_M => self.mod_m,
+            map::MOD_READBACK => match self.slots.get(self.mod_slot as usize) {
+                Some(slot) if slot.valid => slot.q,
+                _ => 0,
+            },
+            _ => return None,
+        })
+    }
+
+    fn region_size(&self, region: u32) -> Option<usize> {
+        match region << 28 {
+            map::DATA => Some(self.config.user_words()),
+            map::TWIDDLE => Some(self.config.twiddle_words()),
+            map::TWIDDLE_EARLY => Some(self.config.early_twiddle_words()),
+            _ => None,
+        }
+    }
+
+    /// Starts the descriptor in the registers; returns the refusal flags.
+    fn start(&mut self) -> u32 {
+        let [op, log_n, slot, a, b, dst, constant] = self.descriptor;
+        let valid: Vec<bool> = self.slots.iter().map(|s| s.valid).collect();
+        let flags = self
+            .config
+            .descriptor_flags(op, log_n, slot, a, b, dst, &valid);
+        let index = self.trace.len();
+        self.trace.push(JobRecord {
+            op,
+            log_n,
+            start: self.cycle,
+            end: (flags != 0).then_some(self.cycle),
+            flags,
+        });
+        if flags != 0 {
+            return flags;
+        }
+        let op = JobOp::from_code(op).expect("checked by the descriptor flags");
+        let slot = self.slots[slot as usize];
+        let modulus = LoadedModulus {
+            q: slot.q,
+            m: slot.m,
+            bits: self.config.word_bits,
+        };
+        let n = 1usize << log_n;
+        let words = |at: u32| &self.memory[at as usize..at as usize + n];
+        let result = match op {
+            JobOp::Ntt | JobOp::Intt => self.transform(
+                op == JobOp::Intt,
+                log_n,
+                slot_index(&self.descriptor),
+                &modulus,
+                words(a),
+            ),
+            _ => {
+                let lane_op = match op {
+                    JobOp::MulConst => 2,
+                    other => other as u32,
+                };
+                let (xs, ys, acc) = (words(a), words(b), words(dst));
+                (0..n)
+                    .map(|i| match op {
+                        JobOp::Add | JobOp::Sub => modulus.lane(lane_op, xs[i], ys[i], ys[i]).0,
+                        JobOp::Mul => modulus.lane(lane_op, xs[i], xs[i], ys[i]).0,
+                        JobOp::MulConst => modulus.lane(lane_op, 0, xs[i], constant).0,
+                        JobOp::Mac => modulus.lane(lane_op, acc[i], xs[i], ys[i]).0,
+                        JobOp::Ntt | JobOp::Intt => unreachable!(),
+                    })
+                    .collect()
+            }
+        };
+        let cycles = match op {
+            JobOp::Ntt | JobOp::Intt => self.config.ntt_cycles(log_n),
+            _ => self.config.vector_cycles(log_n, op.operands()),
+        };
+        self.job = Some(RunningJob {
+            start: self.cycle,
+            done: self.cycle + cycles as u64,
+            dst: dst as usize,
+            result,
+            trace_index: index,
+        });
+        0
+    }
+
+    /// The constant-geometry transform with the loaded twiddles.
+    fn transform(
+        &self,
+        inverse: bool,
+        log_n: u32,
+        slot: usize,
+        modulus: &LoadedModulus,
+        input: &[u32],
+    ) -> Vec<u32> {
+        let n = input.len();
+        let half = n / 2;
+        let lanes = self.config.lanes;
+        let log_lanes = self.config.log_lanes();
+        let region = 2 * slot + inverse as usize;
+        let twiddle = |stage: u32, butterfly: usize| {
+            if stage < log_lanes {
+                self.early_twiddles[(region * 4 + stage as usize) * lanes + butterfly % lanes]
+            } else {
+                let index = (1usize << stage) | (butterfly & ((1 << stage) - 1));
+                self.twiddles[region * self.config.max_n() + index]
+            }
+        };
+        let mut current = input.to_vec();
+        let mut next = vec![0; n];
+        let stages: Vec<u32> = if inverse {
+            (0..log_n).rev().collect()
+        } else {
+            (0..log_n).collect()
+        };
+        for stage in stages {
+            for b in 0..half {
+                let w = twiddle(stage, b);
+                if inverse {
+                    let (x, y) = modulus.lane(1, current[2 * b], current[2 * b + 1], w);
+                    next[b] = x;
+                    next[b + half] = y;
+                } else {
+                    let (x, y) = modulus.lane(0, current[b], current[b + half], w);
+                    next[2 * b] = x;
+                    next[2 * b + 1] = y;
+                }
+            }
+            std::mem::swap(&mut current, &mut next);
+        }
+        current
+    }
+}
+
+fn slot_index(descriptor: &[u32; 7]) -> usize {
+    descriptor[2] as usize
+}
+
+impl BusModel for Device {
+    fn cycle(&mut self, inputs: &BusInputs) -> BusOutputs {
+        let busy = self.busy();
+        let outputs = BusOutputs {
+            read_data: if self.read_from_memory {
+                self.memory_read_value
+            } else {
+                self.read_value
+            },
+            busy,
+        };
+        let region = inputs.address >> 28;
+        let offset = (inputs.address & map::OFFSET_MASK) as usize;
+        let in_range = self.region_size(region).is_some_and(|size| offset < size);
+        let mut new_errors = 0;
+        let mut errors_base = self.errors;
+
+        // Reads.
+        let mut read_from_memory = false;
+        let mut read_value = 0;
+        if inputs.read {
+            if region == 0 {
+                match self.register(offset as u32, busy) {
+                    Some(value) => read_value = value,
+                    None => new_errors = ERR_BAD_ADDRESS,
+                }
+                if offset as u32 == map::CYCLES_LO {
+                    self.cycles_hi_latched = (self.cycle >> 32) as u32;
+                }
+            } else if region << 28 == map::DATA && in_range {
+                if busy {
+                    new_errors = ERR_ACCESS_WHILE_BUSY;
+                } else {
+                    read_from_memory = true;
+                    self.memory_read_value = self.memory[offset];
+                }
+            } else {
+                new_errors = ERR_BAD_ADDRESS;
+            }
+        }
+
+        // Writes.
+        let data = inputs.write_data;
+        if inputs.write {
+            if region == 0 {
+                match offset as u32 {
+                    map::CONTROL => {
+                        if data & 2 != 0 {
+                            errors_base = 0;
+                            self.done_seen = false;
+                        }
+                        if data & 1 != 0 {
+                            if busy {
+                                new_errors = ERR_BUSY;
+                            } else {
+                                self.done_seen = false;
+                                let flags = self.start();
+                                if flags != 0 {
+                                    new_errors = flags;
+                                }
+                            }
+                        }
+                    }
+                    o @ map::DESC_OP..=map::DESC_CONST => {
+                        self.descriptor[(o - map::DESC_OP) as usize] = data
+                    }
+                    map::MOD_SLOT => self.mod_slot = data,
+                    map::MOD_Q => self.mod_q = data,
+                    map::MOD_M => self.mod_m = data,
+                    map::MOD_COMMIT => {
+                        if busy {
+                            new_errors = ERR_ACCESS_WHILE_BUSY;
+                        } else if let Some(slot) = self.slots.get_mut(self.mod_slot as usize) {
+                            *slot = Slot {
+                                q: self.mod_q,
+                                m: self.mod_m,
+                                valid: self.config.accepts_modulus(self.mod_q),
+                            };
+                        }
+                    }
+                    _ => new_errors = ERR_BAD_ADDRESS,
+                }
+            } else if !in_range {
+                new_errors = ERR_BAD_ADDRESS;
+            } else if busy {
+                new_errors = ERR_ACCESS_WHILE_BUSY;
+            } else {
+                match region << 28 {
+                    map::DATA => self.memory[offset] = data,
+                    map::TWIDDLE => self.twiddles[offset] = data,
+                    _ => self.early_twiddles[offset] = data,
+                }
+            }
+        }
+        self.errors = errors_base | new_errors;
+        self.read_from_memory = read_from_memory;
+        self.read_value = read_value;
+
+        // A job ends: its result lands, its cycle count is recorded.
+        if self.job.as_ref().is_some_and(|j| j.done == self.cycle) {
+            let job = self.job.take().expect("checked above");
+            self.memory[job.dst..job.dst + job.result.len()].copy_from_slice(&job.result);
+            self.job_cycles = (job.done - job.start) as u32;
+            self.done_seen = true;
+            self.trace[job.trace_index].end = Some(job.done);
+        }
+        self.cycle += 1;
+        outputs
+    }
+}

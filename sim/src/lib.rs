@@ -1,0 +1,21 @@
+//! Cycle-accurate simulator of the ola-fpga accelerator.
+//!
+//! [`Device`] is driven through the same bus as the RTL
+//! ([`ola_spec::BusModel`]): for any sequence of bus transactions it
+//! returns the same outputs on the same cycle and leaves the same memory.
+//! It is fast because it never steps a cycle nobody observes: a job's
+//! result is computed at software speed when the job starts (with the
+//! RTL's exact datapath, [`datapath::LoadedModulus`]), and
+//! [`Device::idle`] jumps over idle cycles by the exact count of
+//! `ola_spec::config::Config::{ntt_cycles, vector_cycles}`. Equality with
+//! the RTL is proven by co-simulation in the workspace's `tests/`.
+//!
+//! Not yet modelled (issue 3): the SPI link to the firmware's CPU, VCD
+//! output.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod datapath;
+pub mod device;
+
+pub use device::{Device, JobRecord};
