@@ -227,6 +227,25 @@ pub fn run_cycles_sampled(
     stimulus: &[Vec<u64>],
     sampling: Sampling,
 ) -> Result<Vec<Vec<u64>>, RtlError> {
+    run_cycles_timed(
+        simulator, label, verilog, clock, inputs, outputs, stimulus, sampling,
+    )
+    .map(|(rows, _)| rows)
+}
+
+/// [`run_cycles_sampled`], also returning the wall time of the simulation
+/// run alone (not of building it), for speed comparisons.
+#[allow(clippy::too_many_arguments)]
+pub fn run_cycles_timed(
+    simulator: Simulator,
+    label: &str,
+    verilog: &str,
+    clock: &str,
+    inputs: &[Port],
+    outputs: &[Port],
+    stimulus: &[Vec<u64>],
+    sampling: Sampling,
+) -> Result<(Vec<Vec<u64>>, std::time::Duration), RtlError> {
     assert!(!stimulus.is_empty() && !inputs.is_empty() && !outputs.is_empty());
     let dir = scratch_dir(label);
     std::fs::write(dir.join("top.v"), verilog).map_err(|e| RtlError(e.to_string()))?;
@@ -255,6 +274,7 @@ pub fn run_cycles_sampled(
         hex.push('\n');
     }
     std::fs::write(dir.join("stimulus.hex"), hex).map_err(|e| RtlError(e.to_string()))?;
+    let run_time;
     match simulator {
         Simulator::Verilator => {
             let mut cmd = Command::new("verilator");
@@ -275,13 +295,17 @@ pub fn run_cycles_sampled(
                 "top.v",
             ]);
             run(&mut cmd)?;
+            let started = std::time::Instant::now();
             run(Command::new(dir.join("obj/Vtb")).current_dir(&dir))?;
+            run_time = started.elapsed();
         }
         Simulator::Icarus => {
             run(Command::new("iverilog")
                 .current_dir(&dir)
                 .args(["-g2005", "-s", "tb", "-o", "tb.vvp", "tb.v", "top.v"]))?;
+            let started = std::time::Instant::now();
             run(Command::new("vvp").current_dir(&dir).args(["-n", "tb.vvp"]))?;
+            run_time = started.elapsed();
         }
     }
     let text = std::fs::read_to_string(dir.join("outputs.txt"))
@@ -309,7 +333,7 @@ pub fn run_cycles_sampled(
     if std::env::var_os("OLA_KEEP_RTL").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    Ok(rows)
+    Ok((rows, run_time))
 }
 
 /// Whether a test needing `simulator` should run: yes when it is installed;
