@@ -9,14 +9,22 @@
 use ola_spec::config::{Config, ERR_ACCESS_WHILE_BUSY, ERR_BAD_ADDRESS, ERR_BUSY};
 use ola_spec::{BusInputs, BusModel, BusOutputs, JobOp, map};
 
+use ola_arith::{Modulus, NttPlan};
+
 use crate::datapath::LoadedModulus;
 
 /// One modulus slot.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 struct Slot {
     q: u32,
     m: u32,
     valid: bool,
+    /// Whether the slot's constants and twiddles are the canonical ones, so
+    /// transforms of reduced data may take the fast path; `None` until
+    /// checked after the last change.
+    canonical: Option<Option<Modulus>>,
+    /// Golden plans of this slot's canonical modulus, by `log2 N`.
+    plans: Vec<Option<NttPlan>>,
 }
 
 /// A job that was started: what the trace records.
@@ -204,7 +212,16 @@ impl Device {
             return flags;
         }
         let op = JobOp::from_code(op).expect("checked by the descriptor flags");
-        let slot = self.slots[slot as usize];
+        let fast = self.canonical_modulus(slot as usize).map(|m| {
+            let plans = &mut self.slots[slot as usize].plans;
+            if plans.len() <= log_n as usize {
+                plans.resize(log_n as usize + 1, None);
+            }
+            plans[log_n as usize]
+                .get_or_insert_with(|| NttPlan::new(1 << log_n, m).expect("checked canonical"))
+                .clone()
+        });
+        let slot = self.slots[slot as usize].clone();
         let modulus = LoadedModulus {
             q: slot.q,
             m: slot.m,
@@ -213,13 +230,26 @@ impl Device {
         let n = 1usize << log_n;
         let words = |at: u32| &self.memory[at as usize..at as usize + n];
         let result = match op {
-            JobOp::Ntt | JobOp::Intt => self.transform(
-                op == JobOp::Intt,
-                log_n,
-                slot_index(&self.descriptor),
-                &modulus,
-                words(a),
-            ),
+            JobOp::Ntt | JobOp::Intt => match fast {
+                // Reduced data, a correct Barrett constant and canonical
+                // twiddles: the RTL computes exactly the golden transform.
+                Some(plan) if words(a).iter().all(|&x| x < plan.modulus().value()) => {
+                    let mut out = words(a).to_vec();
+                    if op == JobOp::Ntt {
+                        plan.fwd(&mut out);
+                    } else {
+                        plan.inv(&mut out);
+                    }
+                    out
+                }
+                _ => self.transform(
+                    op == JobOp::Intt,
+                    log_n,
+                    slot_index(&self.descriptor),
+                    &modulus,
+                    words(a),
+                ),
+            },
             _ => {
                 let lane_op = match op {
                     JobOp::MulConst => 2,
@@ -249,6 +279,38 @@ impl Device {
             trace_index: index,
         });
         0
+    }
+
+    /// The slot's modulus when its constants and twiddle tables are the
+    /// canonical ones of `ola-arith` (checked once after each change).
+    fn canonical_modulus(&mut self, slot: usize) -> Option<Modulus> {
+        if let Some(known) = self.slots[slot].canonical {
+            return known;
+        }
+        let config = self.config;
+        let (q, m) = (self.slots[slot].q, self.slots[slot].m);
+        let check = || {
+            let modulus = Modulus::new(q as u64).ok()?;
+            if modulus.barrett_m() != m as u64 {
+                return None;
+            }
+            let plan = NttPlan::new(config.max_n(), modulus).ok()?;
+            let image = ola_spec::twiddle_image(&config, slot as u32, &plan);
+            image
+                .iter()
+                .all(|&(address, value, early)| {
+                    let memory = if early {
+                        &self.early_twiddles
+                    } else {
+                        &self.twiddles
+                    };
+                    memory[address as usize] == value
+                })
+                .then_some(modulus)
+        };
+        let known = check();
+        self.slots[slot].canonical = Some(known);
+        known
     }
 
     /// The constant-geometry transform with the loaded twiddles.
@@ -380,6 +442,8 @@ impl BusModel for Device {
                                 q: self.mod_q,
                                 m: self.mod_m,
                                 valid: self.config.accepts_modulus(self.mod_q),
+                                canonical: None,
+                                plans: Vec::new(),
                             };
                         }
                     }
@@ -392,8 +456,14 @@ impl BusModel for Device {
             } else {
                 match region << 28 {
                     map::DATA => self.memory[offset] = data,
-                    map::TWIDDLE => self.twiddles[offset] = data,
-                    _ => self.early_twiddles[offset] = data,
+                    map::TWIDDLE => {
+                        self.twiddles[offset] = data;
+                        self.slots[offset / (2 * self.config.max_n())].canonical = None;
+                    }
+                    _ => {
+                        self.early_twiddles[offset] = data;
+                        self.slots[offset / (8 * self.config.lanes)].canonical = None;
+                    }
                 }
             }
         }
