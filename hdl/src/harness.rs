@@ -685,6 +685,21 @@ impl<A: BusModel> JobDevice for BusDriver<A> {
     }
 }
 
+/// The accelerator's bus ports, inputs then outputs, for [`crate::rtl_sim`].
+pub fn bus_ports() -> (Vec<crate::rtl_sim::Port>, Vec<crate::rtl_sim::Port>) {
+    use crate::rtl_sim::Port;
+    (
+        BusInputs::PORTS
+            .iter()
+            .map(|&(n, b)| Port::new(n, b))
+            .collect(),
+        BusOutputs::PORTS
+            .iter()
+            .map(|&(n, b)| Port::new(n, b))
+            .collect(),
+    )
+}
+
 /// Replays a recorded bus session into `verilog` (the accelerator's
 /// emitted Verilog) and compares every output of every cycle.
 pub fn replay_bus_in_verilog(
@@ -694,15 +709,8 @@ pub fn replay_bus_in_verilog(
     inputs: &[BusInputs],
     outputs: &[BusOutputs],
 ) -> Result<(), String> {
-    use crate::rtl_sim::{Port, Sampling, run_cycles_sampled};
-    let in_ports: Vec<Port> = BusInputs::PORTS
-        .iter()
-        .map(|&(n, b)| Port::new(n, b))
-        .collect();
-    let out_ports: Vec<Port> = BusOutputs::PORTS
-        .iter()
-        .map(|&(n, b)| Port::new(n, b))
-        .collect();
+    use crate::rtl_sim::{Sampling, run_cycles_sampled};
+    let (in_ports, out_ports) = bus_ports();
     let stimulus: Vec<Vec<u64>> = inputs.iter().map(|i| i.values().to_vec()).collect();
     let rows = run_cycles_sampled(
         simulator,

@@ -274,8 +274,8 @@ pub fn run_cycles_timed(
         hex.push('\n');
     }
     std::fs::write(dir.join("stimulus.hex"), hex).map_err(|e| RtlError(e.to_string()))?;
-    let run_time;
-    match simulator {
+    // Build, then time the simulation run alone.
+    let mut simulation = match simulator {
         Simulator::Verilator => {
             let mut cmd = Command::new("verilator");
             cmd.current_dir(&dir).args([
@@ -295,19 +295,20 @@ pub fn run_cycles_timed(
                 "top.v",
             ]);
             run(&mut cmd)?;
-            let started = std::time::Instant::now();
-            run(Command::new(dir.join("obj/Vtb")).current_dir(&dir))?;
-            run_time = started.elapsed();
+            Command::new(dir.join("obj/Vtb"))
         }
         Simulator::Icarus => {
             run(Command::new("iverilog")
                 .current_dir(&dir)
                 .args(["-g2005", "-s", "tb", "-o", "tb.vvp", "tb.v", "top.v"]))?;
-            let started = std::time::Instant::now();
-            run(Command::new("vvp").current_dir(&dir).args(["-n", "tb.vvp"]))?;
-            run_time = started.elapsed();
+            let mut vvp = Command::new("vvp");
+            vvp.args(["-n", "tb.vvp"]);
+            vvp
         }
-    }
+    };
+    let started = std::time::Instant::now();
+    run(simulation.current_dir(&dir))?;
+    let run_time = started.elapsed();
     let text = std::fs::read_to_string(dir.join("outputs.txt"))
         .map_err(|e| RtlError(format!("no outputs: {e}")))?;
     let rows: Result<Vec<Vec<u64>>, RtlError> = text

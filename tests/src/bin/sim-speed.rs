@@ -7,7 +7,8 @@
 use std::time::Instant;
 
 use ola_arith::{Modulus, NttPlan, prime::ntt_primes};
-use ola_hdl::rtl_sim::{Port, Sampling, Simulator, run_cycles_timed};
+use ola_hdl::harness::bus_ports;
+use ola_hdl::rtl_sim::{Sampling, Simulator, run_cycles_timed};
 use ola_hdl::with_accelerator;
 use ola_sim::Device;
 use ola_spec::config::Config;
@@ -131,14 +132,7 @@ fn main() {
             fast.memory(),
             "skipping idle cycles changes nothing"
         );
-        let in_ports: Vec<Port> = BusInputs::PORTS
-            .iter()
-            .map(|&(n, b)| Port::new(n, b))
-            .collect();
-        let out_ports: Vec<Port> = BusOutputs::PORTS
-            .iter()
-            .map(|&(n, b)| Port::new(n, b))
-            .collect();
+        let (in_ports, out_ports) = bus_ports();
         let (rows, verilator_time) = run_cycles_timed(
             Simulator::Verilator,
             "sim-speed",
