@@ -10,12 +10,15 @@
 //! `ola_spec::config::Config::{ntt_cycles, vector_cycles}`. Equality with
 //! the RTL is proven by co-simulation in the workspace's `tests/`.
 //!
-//! Not yet modelled (issue 3): the SPI link to the firmware's CPU, VCD
-//! output.
+//! [`waveform::Recorder`] writes the bus as a VCD for GTKWave; the job
+//! trace is [`Device::trace`].
+//!
+//! Not yet modelled (issue 3): the SPI link to the firmware's CPU.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod datapath;
 pub mod device;
+pub mod waveform;
 
 pub use device::{Device, JobRecord};
