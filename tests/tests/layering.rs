@@ -54,6 +54,7 @@ fn layers_point_one_way() {
         ("ola-hdl", &["ola-arith", "ola-spec"]),
         ("ola-sim", &["ola-arith", "ola-spec"]),
         ("ola-approx", &[]),
+        ("ola-ckks", &["ola-arith"]),
     ];
     for (crate_name, may_use) in allowed {
         let Some(actual) = deps.get(*crate_name) else {

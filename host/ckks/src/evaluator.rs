@@ -1,0 +1,425 @@
+//! The CKKS evaluator: additions, plaintext / constant / ciphertext
+//! products, relinearisation and rotations by hybrid key switching,
+//! rescale and level management.
+//!
+//! Naming follows the workspace rule: `op_new(&in) -> out` allocates,
+//! `op_assign(&mut x, …)` works in place. Binary operations bring both
+//! operands to the lower level first (dropping limbs is exact).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::ciphertext::{Ciphertext, Plaintext, check_id};
+use crate::error::{Error, Result};
+use crate::keys::{
+    EvaluationKeys, SwitchingKey, galois_element_conjugate, galois_element_for_rotation,
+};
+use crate::ring::{Ring, RnsPoly};
+
+/// Largest relative difference between scales that still count as equal
+/// for additions: far below any precision CKKS delivers.
+const SCALE_TOLERANCE: f64 = 1e-9;
+
+/// Homomorphic operations on ciphertexts of one parameter set.
+pub struct Evaluator {
+    ring: Arc<Ring>,
+    keys: EvaluationKeys,
+    /// NTT-slot permutation of each Galois key's element.
+    perms: HashMap<usize, Vec<u32>>,
+}
+
+impl Evaluator {
+    /// Evaluator with the given evaluation keys (which must belong to the
+    /// ring's parameter set).
+    pub fn new(ring: Arc<Ring>, keys: EvaluationKeys) -> Result<Self> {
+        let id = ring.params().id();
+        if let Some(rlk) = &keys.relin {
+            check_id(id, rlk.0.params_id)?;
+        }
+        let mut perms = HashMap::new();
+        for (&g, key) in &keys.galois {
+            check_id(id, key.key.params_id)?;
+            perms.insert(g, ring.automorphism_permutation(g));
+        }
+        Ok(Evaluator { ring, keys, perms })
+    }
+
+    /// The ring.
+    pub fn ring(&self) -> &Arc<Ring> {
+        &self.ring
+    }
+
+    fn check(&self, ct: &Ciphertext) -> Result<()> {
+        check_id(self.ring.params().id(), ct.params_id)
+    }
+
+    fn check_degree(ct: &Ciphertext, expected: usize) -> Result<()> {
+        if ct.degree() == expected {
+            Ok(())
+        } else {
+            Err(Error::BadDegree {
+                degree: ct.degree(),
+                expected,
+            })
+        }
+    }
+
+    fn check_scales(a: f64, b: f64) -> Result<()> {
+        if ((a - b) / a).abs() <= SCALE_TOLERANCE {
+            Ok(())
+        } else {
+            Err(Error::ScaleMismatch { a, b })
+        }
+    }
+
+    /// Drops `ct` to `level` (exact: the value modulo a divisor of `Q`).
+    pub fn drop_level_assign(&self, ct: &mut Ciphertext, level: usize) -> Result<()> {
+        self.check(ct)?;
+        if level > ct.level {
+            return Err(Error::BadLevel {
+                level,
+                max: ct.level,
+            });
+        }
+        let limbs = self.ring.params().limbs_at(level);
+        for c in &mut ct.c {
+            c.truncate_q(limbs);
+        }
+        ct.level = level;
+        Ok(())
+    }
+
+    /// Copies of `a` and `b` at their common (lower) level.
+    /// `a` and `b` at their common (lower) level, copying only the one
+    /// that has to drop limbs.
+    fn aligned<'c>(
+        &self,
+        a: &'c Ciphertext,
+        b: &'c Ciphertext,
+    ) -> Result<(Cow<'c, Ciphertext>, Cow<'c, Ciphertext>)> {
+        self.check(a)?;
+        self.check(b)?;
+        let level = a.level.min(b.level);
+        let at = |x: &'c Ciphertext| -> Result<Cow<'c, Ciphertext>> {
+            if x.level == level {
+                Ok(Cow::Borrowed(x))
+            } else {
+                let mut y = x.clone();
+                self.drop_level_assign(&mut y, level)?;
+                Ok(Cow::Owned(y))
+            }
+        };
+        Ok((at(a)?, at(b)?))
+    }
+
+    fn add_sub(&self, a: &Ciphertext, b: &Ciphertext, sub: bool) -> Result<Ciphertext> {
+        Self::check_degree(b, a.degree())?;
+        Self::check_scales(a.scale, b.scale)?;
+        let (out, b) = self.aligned(a, b)?;
+        let mut out = out.into_owned();
+        for (x, y) in out.c.iter_mut().zip(&b.c) {
+            if sub {
+                self.ring.sub_assign(x, y);
+            } else {
+                self.ring.add_assign(x, y);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `a + b` (same degree and scale).
+    pub fn add_new(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        self.add_sub(a, b, false)
+    }
+
+    /// `a - b` (same degree and scale).
+    pub fn sub_new(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        self.add_sub(a, b, true)
+    }
+
+    /// `ct = -ct`.
+    pub fn neg_assign(&self, ct: &mut Ciphertext) -> Result<()> {
+        self.check(ct)?;
+        for c in &mut ct.c {
+            self.ring.neg_assign(c);
+        }
+        Ok(())
+    }
+
+    /// Truncated copy of a plaintext's polynomial at `level`.
+    fn plain_at(&self, pt: &Plaintext, level: usize) -> Result<RnsPoly> {
+        check_id(self.ring.params().id(), pt.params_id)?;
+        if pt.level < level {
+            return Err(Error::LevelExhausted {
+                op: "plaintext operand",
+                level: pt.level,
+                needed: level,
+            });
+        }
+        let mut p = pt.poly.clone();
+        p.truncate_q(self.ring.params().limbs_at(level));
+        Ok(p)
+    }
+
+    /// `ct += pt` (same scale; the plaintext must be at the ciphertext's
+    /// level or above).
+    pub fn add_plain_assign(&self, ct: &mut Ciphertext, pt: &Plaintext) -> Result<()> {
+        self.check(ct)?;
+        Self::check_scales(ct.scale, pt.scale)?;
+        let p = self.plain_at(pt, ct.level)?;
+        self.ring.add_assign(&mut ct.c[0], &p);
+        Ok(())
+    }
+
+    /// `ct ·= pt`; the scale becomes the product of the scales (rescale
+    /// afterwards).
+    pub fn mul_plain_assign(&self, ct: &mut Ciphertext, pt: &Plaintext) -> Result<()> {
+        self.check(ct)?;
+        let p = self.plain_at(pt, ct.level)?;
+        for c in &mut ct.c {
+            self.ring.mul_assign(c, &p);
+        }
+        ct.scale *= pt.scale;
+        Ok(())
+    }
+
+    /// Adds the real constant `c` to every slot: `round(c · scale)` added to
+    /// the constant coefficient, which in the NTT domain is the same value
+    /// in every evaluation.
+    pub fn add_const_assign(&self, ct: &mut Ciphertext, c: f64) -> Result<()> {
+        self.check(ct)?;
+        let v = (c * ct.scale).round();
+        if !v.is_finite() || v.abs() > 1e36 {
+            return Err(Error::Encoding(format!("constant {c} × scale overflows")));
+        }
+        let v = v as i128;
+        let be = self.ring.backend();
+        for i in 0..ct.c[0].q_limbs() {
+            let q = be.moduli()[i].value() as i128;
+            be.add_const_assign(i, ct.c[0].limb_mut(i), v.rem_euclid(q) as u32);
+        }
+        Ok(())
+    }
+
+    /// Multiplies by an integer constant: no rescale, scale and level kept.
+    pub fn mul_int_assign(&self, ct: &mut Ciphertext, k: i64) -> Result<()> {
+        self.check(ct)?;
+        for c in &mut ct.c {
+            self.ring.mul_int_assign(c, k);
+        }
+        Ok(())
+    }
+
+    /// Multiplies by a real constant encoded as `round(c · q_ℓ)` with `q_ℓ`
+    /// the prime the next rescale removes, so that after
+    /// [`Evaluator::rescale_assign`] the scale is back exactly where it was.
+    /// Needs a level to rescale.
+    pub fn mul_const_assign(&self, ct: &mut Ciphertext, c: f64) -> Result<()> {
+        self.check(ct)?;
+        if ct.level == 0 {
+            return Err(Error::LevelExhausted {
+                op: "constant multiplication",
+                level: 0,
+                needed: 1,
+            });
+        }
+        let limbs = ct.c[0].q_limbs();
+        let q_l = self.ring.params().q()[limbs - 1].value() as f64;
+        let v = (c * q_l).round();
+        if !v.is_finite() || v.abs() >= (i64::MAX as f64) {
+            return Err(Error::Encoding(format!("constant {c} too large")));
+        }
+        for p in &mut ct.c {
+            self.ring.mul_int_assign(p, v as i64);
+        }
+        ct.scale *= q_l;
+        Ok(())
+    }
+
+    /// Tensor product `(a_0 b_0, a_0 b_1 + a_1 b_0, a_1 b_1)`: a degree-2
+    /// ciphertext at the common level, scale the product of the scales.
+    pub fn mul_new(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        Self::check_degree(a, 1)?;
+        Self::check_degree(b, 1)?;
+        let (a, b) = self.aligned(a, b)?;
+        let ring = &*self.ring;
+        let d0 = ring.mul_new(&a.c[0], &b.c[0]);
+        let mut d1 = ring.mul_new(&a.c[0], &b.c[1]);
+        ring.mac(&a.c[1], &b.c[0], &mut d1);
+        let d2 = ring.mul_new(&a.c[1], &b.c[1]);
+        Ok(Ciphertext {
+            c: vec![d0, d1, d2],
+            scale: a.scale * b.scale,
+            level: a.level,
+            params_id: a.params_id,
+        })
+    }
+
+    /// Hybrid key switching of `d` (NTT form, `Q_ℓ`): digits extended to
+    /// `Q_ℓ ∪ P`, inner product with the key, division by `P`.
+    fn key_switch(&self, d: &RnsPoly, key: &SwitchingKey) -> (RnsPoly, RnsPoly) {
+        let (mut k0, mut k1) = self.ring.decompose_mac(d, &key.digits);
+        self.ring.mod_down(&mut k0);
+        self.ring.mod_down(&mut k1);
+        (k0, k1)
+    }
+
+    /// Degree 2 → degree 1 with the relinearisation key.
+    pub fn relinearize_assign(&self, ct: &mut Ciphertext) -> Result<()> {
+        self.check(ct)?;
+        Self::check_degree(ct, 2)?;
+        let rlk = self.keys.relin.as_ref().ok_or(Error::InvalidParams(
+            "no relinearisation key was given to the evaluator".into(),
+        ))?;
+        let d2 = ct.c.pop().expect("degree 2");
+        let (k0, k1) = self.key_switch(&d2, &rlk.0);
+        self.ring.add_assign(&mut ct.c[0], &k0);
+        self.ring.add_assign(&mut ct.c[1], &k1);
+        Ok(())
+    }
+
+    /// Divides by the last prime `q_ℓ` (rounding): level − 1, scale / `q_ℓ`.
+    pub fn rescale_assign(&self, ct: &mut Ciphertext) -> Result<()> {
+        self.check(ct)?;
+        if ct.level == 0 {
+            return Err(Error::LevelExhausted {
+                op: "rescale",
+                level: 0,
+                needed: 1,
+            });
+        }
+        let q_l = self.ring.params().q()[ct.c[0].q_limbs() - 1].value() as f64;
+        for c in &mut ct.c {
+            self.ring.rescale(c);
+        }
+        ct.level -= 1;
+        ct.scale /= q_l;
+        Ok(())
+    }
+
+    /// `a · b`, relinearised and rescaled: the unit of multiplicative
+    /// depth ([`Evaluator::mul_new`] then
+    /// [`Evaluator::relinearize_rescale_assign`]).
+    pub fn mul_relin_rescale_new(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        let level = a.level.min(b.level);
+        if level == 0 {
+            return Err(Error::LevelExhausted {
+                op: "multiplication",
+                level,
+                needed: 1,
+            });
+        }
+        let mut prod = self.mul_new(a, b)?;
+        self.relinearize_rescale_assign(&mut prod)?;
+        Ok(prod)
+    }
+
+    /// Relinearises a degree-2 ciphertext and rescales it, with the
+    /// division by `P` of the key switching and the rescale fused
+    /// ([`Ring::mod_down_rescale`]): `(d_i·P + k_i) / (P·q_ℓ)` in one
+    /// rounding, which saves `ℓ + 1` NTTs per polynomial against
+    /// [`Evaluator::relinearize_assign`] then [`Evaluator::rescale_assign`]
+    /// (the results agree to one unit of rounding).
+    pub fn relinearize_rescale_assign(&self, ct: &mut Ciphertext) -> Result<()> {
+        self.check(ct)?;
+        Self::check_degree(ct, 2)?;
+        if ct.level == 0 {
+            return Err(Error::LevelExhausted {
+                op: "rescale",
+                level: 0,
+                needed: 1,
+            });
+        }
+        let rlk = self.keys.relin.as_ref().ok_or(Error::InvalidParams(
+            "no relinearisation key was given to the evaluator".into(),
+        ))?;
+        let d2 = ct.c.pop().expect("degree 2");
+        let (mut k0, mut k1) = self.ring.decompose_mac(&d2, &rlk.0.digits);
+        self.ring.add_times_p(&mut k0, &ct.c[0]);
+        self.ring.add_times_p(&mut k1, &ct.c[1]);
+        self.ring.mod_down_rescale(&mut k0);
+        self.ring.mod_down_rescale(&mut k1);
+        let q_l = self.ring.params().q()[ct.c[0].q_limbs() - 1].value() as f64;
+        ct.c = vec![k0, k1];
+        ct.scale /= q_l;
+        ct.level -= 1;
+        Ok(())
+    }
+
+    /// `acc += c · x` without a rescale: `x` (at `acc`'s level or above,
+    /// degree at most `acc`'s) is multiplied by the integer
+    /// `round(c · scale(acc) / scale(x))`. Exact up to that rounding, whose
+    /// relative size is `scale(x) / (2·scale(acc))`: use it when `acc`'s
+    /// scale is a prime or more above `x`'s (Lattigo's `MulThenAdd`).
+    pub fn add_scaled_assign(&self, acc: &mut Ciphertext, x: &Ciphertext, c: f64) -> Result<()> {
+        self.check(acc)?;
+        self.check(x)?;
+        if x.degree() > acc.degree() {
+            return Err(Error::BadDegree {
+                degree: x.degree(),
+                expected: acc.degree(),
+            });
+        }
+        if x.level < acc.level {
+            return Err(Error::LevelExhausted {
+                op: "scaled addition",
+                level: x.level,
+                needed: acc.level,
+            });
+        }
+        let k = (c * acc.scale / x.scale).round();
+        if !k.is_finite() || k.abs() >= 9.0e18 {
+            return Err(Error::Encoding(format!(
+                "coefficient {c} needs the integer {k:e}, beyond 64 bits"
+            )));
+        }
+        let limbs = acc.c[0].q_limbs();
+        for (a, xp) in acc.c.iter_mut().zip(&x.c) {
+            let mut t = xp.clone();
+            t.truncate_q(limbs);
+            self.ring.mul_int_assign(&mut t, k as i64);
+            self.ring.add_assign(a, &t);
+        }
+        Ok(())
+    }
+
+    /// Applies `X ↦ X^g` and switches back to `s` with the Galois key of `g`.
+    pub fn automorphism_new(&self, ct: &Ciphertext, g: usize) -> Result<Ciphertext> {
+        self.check(ct)?;
+        Self::check_degree(ct, 1)?;
+        if g == 1 {
+            return Ok(ct.clone());
+        }
+        let key = self
+            .keys
+            .galois
+            .get(&g)
+            .ok_or(Error::MissingGaloisKey { galois_element: g })?;
+        let perm = &self.perms[&g];
+        let c0 = self.ring.automorphism(&ct.c[0], perm);
+        let c1 = self.ring.automorphism(&ct.c[1], perm);
+        let (mut k0, k1) = self.key_switch(&c1, &key.key);
+        self.ring.add_assign(&mut k0, &c0);
+        Ok(Ciphertext {
+            c: vec![k0, k1],
+            scale: ct.scale,
+            level: ct.level,
+            params_id: ct.params_id,
+        })
+    }
+
+    /// Rotates the slots left by `k` (right for negative `k`).
+    pub fn rotate_new(&self, ct: &Ciphertext, k: i64) -> Result<Ciphertext> {
+        let g = galois_element_for_rotation(self.ring.params().n(), k);
+        self.automorphism_new(ct, g)
+    }
+
+    /// Complex conjugate of every slot.
+    pub fn conjugate_new(&self, ct: &Ciphertext) -> Result<Ciphertext> {
+        self.automorphism_new(ct, galois_element_conjugate(self.ring.params().n()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,893 @@
+//! RNS polynomials of `Z[X]/(X^N + 1)` and the ring operations of the
+//! scheme: limb-wise arithmetic, fast base conversion, rescale (divide and
+//! round by the last prime), the division by `P` of key switching, Galois
+//! automorphisms and sampling. Every arithmetic step is a [`Backend`] call.
+
+use std::sync::Arc;
+
+use ola_arith::Modulus;
+use rand::Rng;
+
+use crate::backend::Backend;
+use crate::params::{ERROR_BOUND, Params, SIGMA};
+
+/// A polynomial in RNS form: limbs for the primes `q_0 … q_{k-1}` of `Q`
+/// and, during key switching, `p_0 … p_{j-1}` of `P`. Limb-major storage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RnsPoly {
+    n: usize,
+    q_limbs: usize,
+    p_limbs: usize,
+    /// Index of `p_0` in the backend's prime list (= number of `Q` primes).
+    p_offset: usize,
+    ntt: bool,
+    data: Vec<u32>,
+}
+
+impl RnsPoly {
+    /// The zero polynomial with `q_limbs` + `p_limbs` limbs.
+    pub fn zero(params: &Params, q_limbs: usize, p_limbs: usize, ntt: bool) -> Self {
+        assert!(q_limbs <= params.q().len() && p_limbs <= params.p().len());
+        let n = params.n();
+        RnsPoly {
+            n,
+            q_limbs,
+            p_limbs,
+            p_offset: params.q().len(),
+            ntt,
+            data: vec![0; (q_limbs + p_limbs) * n],
+        }
+    }
+
+    /// Ring degree.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Number of `Q` limbs.
+    pub fn q_limbs(&self) -> usize {
+        self.q_limbs
+    }
+
+    /// Number of `P` limbs.
+    pub fn p_limbs(&self) -> usize {
+        self.p_limbs
+    }
+
+    /// Total number of limbs.
+    pub fn limbs(&self) -> usize {
+        self.q_limbs + self.p_limbs
+    }
+
+    /// Whether the limbs hold NTT evaluations (else coefficients).
+    pub fn is_ntt(&self) -> bool {
+        self.ntt
+    }
+
+    /// Backend prime index of limb `i`.
+    #[inline]
+    pub fn modulus_index(&self, i: usize) -> usize {
+        if i < self.q_limbs {
+            i
+        } else {
+            self.p_offset + (i - self.q_limbs)
+        }
+    }
+
+    /// Limb `i`.
+    #[inline]
+    pub fn limb(&self, i: usize) -> &[u32] {
+        &self.data[i * self.n..(i + 1) * self.n]
+    }
+
+    /// Limb `i`, mutable.
+    #[inline]
+    pub fn limb_mut(&mut self, i: usize) -> &mut [u32] {
+        &mut self.data[i * self.n..(i + 1) * self.n]
+    }
+
+    /// Keeps the first `q_limbs` `Q` limbs and drops the `P` limbs (the
+    /// value modulo the smaller modulus: exact, no arithmetic).
+    pub fn truncate_q(&mut self, q_limbs: usize) {
+        assert!(q_limbs <= self.q_limbs);
+        if self.p_limbs > 0 {
+            self.p_limbs = 0;
+        }
+        self.q_limbs = q_limbs;
+        self.data.truncate(q_limbs * self.n);
+    }
+
+    /// Copy keeping the first `q_limbs` `Q` limbs and every `P` limb.
+    pub fn restrict_q(&self, q_limbs: usize) -> RnsPoly {
+        assert!(q_limbs <= self.q_limbs);
+        let n = self.n;
+        let mut data = Vec::with_capacity((q_limbs + self.p_limbs) * n);
+        data.extend_from_slice(&self.data[..q_limbs * n]);
+        data.extend_from_slice(&self.data[self.q_limbs * n..]);
+        RnsPoly {
+            q_limbs,
+            data,
+            ..*self
+        }
+    }
+
+    /// Raw limb-major residues (for tests and serialisation).
+    pub fn data(&self) -> &[u32] {
+        &self.data
+    }
+
+    fn same_shape(&self, other: &RnsPoly) {
+        assert!(
+            self.q_limbs == other.q_limbs
+                && self.p_limbs == other.p_limbs
+                && self.ntt == other.ntt
+                && self.n == other.n,
+            "RNS polynomials of different shapes or domains"
+        );
+    }
+}
+
+/// Constants of an exact, centred base conversion from a set of source
+/// primes `s_i` with product `S`: with `y_i = [x·ŝ_i^-1]_(s_i)` and
+/// `ŝ_i = S / s_i`, `Σ_i y_i·ŝ_i = x + v·S` where `v = Σ_i y_i / s_i` up to
+/// its fraction. Subtracting `round(Σ_i y_i / s_i)·S` leaves the centred
+/// representative of `x` in `(-S/2, S/2]`. The fast (uncorrected)
+/// conversion would leave a bias of up to `#sources · S` whose mean,
+/// spread over every coefficient, concentrates in a few slots and costs
+/// several bits of precision; the rounding is computed in fixed point so
+/// that every backend agrees.
+#[derive(Clone, Debug)]
+struct BaseConv {
+    /// Backend indices of the source primes.
+    sources: Vec<usize>,
+    hat_inv: Vec<u32>,
+    /// `round(2^64 / s_i)`.
+    weights: Vec<u64>,
+    /// `consts[t] = [ŝ_0, …, ŝ_(k-1), -S] mod (prime t)` for every backend
+    /// prime `t`: the constants of the lincomb over `y_0 … y_(k-1), v`.
+    consts: Vec<Vec<u32>>,
+}
+
+impl BaseConv {
+    fn new(moduli: &[Modulus], sources: Vec<usize>) -> Self {
+        let hat_mod_of = |t: &Modulus, i: usize| {
+            sources
+                .iter()
+                .enumerate()
+                .filter(|&(k, _)| k != i)
+                .fold(1u32, |acc, (_, &s)| {
+                    t.mul(acc, t.reduce(moduli[s].value() as u64))
+                })
+        };
+        let hat_inv = sources
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| {
+                let q = &moduli[s];
+                q.inv(hat_mod_of(q, i)).expect("distinct primes")
+            })
+            .collect();
+        let weights = sources
+            .iter()
+            .map(|&s| ((1u128 << 64) as f64 / moduli[s].value() as f64).round() as u64)
+            .collect();
+        let consts = moduli
+            .iter()
+            .map(|t| {
+                let prod = sources.iter().fold(1u32, |acc, &s| {
+                    t.mul(acc, t.reduce(moduli[s].value() as u64))
+                });
+                (0..sources.len())
+                    .map(|i| hat_mod_of(t, i))
+                    .chain([t.neg(prod)])
+                    .collect()
+            })
+            .collect();
+        BaseConv {
+            sources,
+            hat_inv,
+            weights,
+            consts,
+        }
+    }
+}
+
+/// The ring of a parameter set bound to a backend, with the precomputed
+/// constants of rescale, key-switching decomposition and division by `P`.
+pub struct Ring {
+    params: Params,
+    backend: Arc<dyn Backend>,
+    /// `inv_q[l][i] = q_l^-1 mod q_i` for `i < l`.
+    inv_q: Vec<Vec<u32>>,
+    /// `P^-1 mod q_i`.
+    p_inv: Vec<u32>,
+    /// Conversion from all of `P` (the division by `P`).
+    from_p: BaseConv,
+    /// `digit_conv[j][len - 1]`: conversion from the first `len` primes of
+    /// digit `j` (the last digit of a lower level may be partial).
+    digit_conv: Vec<Vec<BaseConv>>,
+    /// `[P]_(q_i)`.
+    p_mod_q: Vec<u32>,
+    /// `down_conv[l]`: conversion from `{q_l} ∪ P`, and
+    /// `down_inv[l][i] = (q_l · P)^-1 mod q_i` (fused division by `P` and
+    /// rescale of a `Q_(l+1) ∪ P` polynomial).
+    down_conv: Vec<BaseConv>,
+    down_inv: Vec<Vec<u32>>,
+}
+
+impl std::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ring")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ring {
+    /// Binds `params` to `backend` (which must have been built for
+    /// `params.all_moduli()`).
+    pub fn new(params: Params, backend: Arc<dyn Backend>) -> Self {
+        let moduli = params.all_moduli();
+        assert_eq!(
+            backend.moduli(),
+            &moduli[..],
+            "backend built for other primes"
+        );
+        assert_eq!(backend.n(), params.n(), "backend built for another N");
+        let q = params.q();
+        let inv_q: Vec<Vec<u32>> = (0..q.len())
+            .map(|l| {
+                (0..l)
+                    .map(|i| q[i].inv(q[i].reduce(q[l].value() as u64)).unwrap())
+                    .collect()
+            })
+            .collect();
+        let p_inv: Vec<u32> = q
+            .iter()
+            .map(|qi| {
+                let p_mod = params
+                    .p()
+                    .iter()
+                    .fold(1, |acc, p| qi.mul(acc, qi.reduce(p.value() as u64)));
+                qi.inv(p_mod).unwrap()
+            })
+            .collect();
+        let from_p = BaseConv::new(&moduli, (q.len()..moduli.len()).collect());
+        let alpha = params.digit_size();
+        let digit_conv = (0..q.len().div_ceil(alpha))
+            .map(|j| {
+                let start = j * alpha;
+                let end = (start + alpha).min(q.len());
+                (start + 1..=end)
+                    .map(|e| BaseConv::new(&moduli, (start..e).collect()))
+                    .collect()
+            })
+            .collect();
+        let p_mod_q: Vec<u32> = q
+            .iter()
+            .map(|qi| {
+                params
+                    .p()
+                    .iter()
+                    .fold(1, |acc, p| qi.mul(acc, qi.reduce(p.value() as u64)))
+            })
+            .collect();
+        let down_conv = (0..q.len())
+            .map(|l| {
+                let sources = std::iter::once(l).chain(q.len()..moduli.len()).collect();
+                BaseConv::new(&moduli, sources)
+            })
+            .collect();
+        let down_inv = (0..q.len())
+            .map(|l| {
+                (0..l)
+                    .map(|i| {
+                        let qi = &q[i];
+                        qi.mul(p_inv[i], inv_q[l][i])
+                    })
+                    .collect()
+            })
+            .collect();
+        Ring {
+            params,
+            backend,
+            inv_q,
+            p_inv,
+            from_p,
+            digit_conv,
+            p_mod_q,
+            down_conv,
+            down_inv,
+        }
+    }
+
+    /// The CPU ring of `params`.
+    pub fn cpu(params: Params) -> Self {
+        let backend = crate::backend::CpuBackend::new(params.n(), &params.all_moduli());
+        Ring::new(params, Arc::new(backend))
+    }
+
+    /// The parameter set.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The backend every operation runs on.
+    pub fn backend(&self) -> &dyn Backend {
+        &*self.backend
+    }
+
+    /// Zero polynomial (shortcut for [`RnsPoly::zero`]).
+    pub fn zero(&self, q_limbs: usize, p_limbs: usize, ntt: bool) -> RnsPoly {
+        RnsPoly::zero(&self.params, q_limbs, p_limbs, ntt)
+    }
+
+    /// Coefficient form → NTT form, in place.
+    pub fn ntt_fwd(&self, a: &mut RnsPoly) {
+        assert!(!a.ntt, "already in NTT form");
+        for i in 0..a.limbs() {
+            let m = a.modulus_index(i);
+            self.backend.ntt_fwd(m, a.limb_mut(i));
+        }
+        a.ntt = true;
+    }
+
+    /// NTT form → coefficient form, in place.
+    pub fn ntt_inv(&self, a: &mut RnsPoly) {
+        assert!(a.ntt, "not in NTT form");
+        for i in 0..a.limbs() {
+            let m = a.modulus_index(i);
+            self.backend.ntt_inv(m, a.limb_mut(i));
+        }
+        a.ntt = false;
+    }
+
+    /// `a += b`.
+    pub fn add_assign(&self, a: &mut RnsPoly, b: &RnsPoly) {
+        a.same_shape(b);
+        for i in 0..a.limbs() {
+            let m = a.modulus_index(i);
+            self.backend.add_assign(m, a.limb_mut(i), b.limb(i));
+        }
+    }
+
+    /// `a -= b`.
+    pub fn sub_assign(&self, a: &mut RnsPoly, b: &RnsPoly) {
+        a.same_shape(b);
+        for i in 0..a.limbs() {
+            let m = a.modulus_index(i);
+            self.backend.sub_assign(m, a.limb_mut(i), b.limb(i));
+        }
+    }
+
+    /// `a = -a`.
+    pub fn neg_assign(&self, a: &mut RnsPoly) {
+        for i in 0..a.limbs() {
+            let m = a.modulus_index(i);
+            self.backend.neg_assign(m, a.limb_mut(i));
+        }
+    }
+
+    /// `out = a · b` (NTT form).
+    pub fn mul(&self, a: &RnsPoly, b: &RnsPoly, out: &mut RnsPoly) {
+        a.same_shape(b);
+        a.same_shape(out);
+        assert!(a.ntt, "products need the NTT form");
+        for i in 0..a.limbs() {
+            let m = a.modulus_index(i);
+            self.backend.mul(m, a.limb(i), b.limb(i), out.limb_mut(i));
+        }
+    }
+
+    /// `a · b`, allocating.
+    pub fn mul_new(&self, a: &RnsPoly, b: &RnsPoly) -> RnsPoly {
+        let mut out = a.clone();
+        self.mul_assign(&mut out, b);
+        out
+    }
+
+    /// `a = a · b` (NTT form).
+    pub fn mul_assign(&self, a: &mut RnsPoly, b: &RnsPoly) {
+        a.same_shape(b);
+        assert!(a.ntt, "products need the NTT form");
+        for i in 0..a.limbs() {
+            let m = a.modulus_index(i);
+            self.backend.mul_assign(m, a.limb_mut(i), b.limb(i));
+        }
+    }
+
+    /// `acc += a · b` (NTT form).
+    pub fn mac(&self, a: &RnsPoly, b: &RnsPoly, acc: &mut RnsPoly) {
+        a.same_shape(b);
+        a.same_shape(acc);
+        assert!(a.ntt, "products need the NTT form");
+        for i in 0..a.limbs() {
+            let m = a.modulus_index(i);
+            self.backend.mac(m, a.limb(i), b.limb(i), acc.limb_mut(i));
+        }
+    }
+
+    /// `a = a · c` for an integer constant `c` (any sign, any domain).
+    pub fn mul_int_assign(&self, a: &mut RnsPoly, c: i64) {
+        for i in 0..a.limbs() {
+            let m = a.modulus_index(i);
+            let q = self.backend.moduli()[m].value() as i64;
+            let c_mod = c.rem_euclid(q) as u32;
+            self.backend.mul_const_assign(m, a.limb_mut(i), c_mod);
+        }
+    }
+
+    /// The polynomial with the given signed integer coefficients (any size
+    /// below `2^127`), in coefficient form, with `q_limbs` `Q` limbs.
+    pub fn from_coeffs(&self, coeffs: &[i128], q_limbs: usize) -> RnsPoly {
+        assert_eq!(coeffs.len(), self.params.n());
+        let mut out = self.zero(q_limbs, 0, false);
+        for i in 0..q_limbs {
+            let q = self.params.q()[i].value() as i128;
+            for (o, &c) in out.limb_mut(i).iter_mut().zip(coeffs) {
+                *o = c.rem_euclid(q) as u32;
+            }
+        }
+        out
+    }
+
+    /// Rescale: divides an NTT-form polynomial by its last `Q` prime
+    /// `q_l`, rounding to nearest, and drops that limb.
+    ///
+    /// With `r = [x + ⌊q_l/2⌋]_{q_l}`, `x - r + ⌊q_l/2⌋` is a multiple of
+    /// `q_l` and its quotient is `round(x / q_l)`; each remaining limb gets
+    /// `(x_i - (r - ⌊q_l/2⌋)) · q_l^-1`.
+    pub fn rescale(&self, a: &mut RnsPoly) {
+        assert!(
+            a.ntt && a.p_limbs == 0,
+            "rescale takes NTT-form Q polynomials"
+        );
+        assert!(a.q_limbs >= 2, "rescale needs two limbs or more");
+        let l = a.q_limbs - 1;
+        let be = &*self.backend;
+        let q_l = self.params.q()[l].value();
+        let half = q_l / 2;
+        let mut last = a.limb(l).to_vec();
+        be.ntt_inv(l, &mut last);
+        be.add_const_assign(l, &mut last, half);
+        let mut t = vec![0u32; a.n];
+        for i in 0..l {
+            let qi = &self.params.q()[i];
+            be.reduce(i, &last, &mut t);
+            be.add_const_assign(i, &mut t, qi.neg(qi.reduce(half as u64)));
+            be.ntt_fwd(i, &mut t);
+            be.sub_mul_const_assign(i, a.limb_mut(i), &t, self.inv_q[l][i]);
+        }
+        a.truncate_q(l);
+    }
+
+    /// Division by `P`, rounded: NTT-form `x` over `Q_ℓ ∪ P` →
+    /// `(x - [x]_P) / P` over `Q_ℓ` with `[x]_P` the centred residue.
+    pub fn mod_down(&self, a: &mut RnsPoly) {
+        assert!(
+            a.ntt && a.p_limbs == self.params.p().len(),
+            "mod_down takes NTT-form QP polynomials"
+        );
+        let be = &*self.backend;
+        let n = a.n;
+        let q_limbs = a.q_limbs;
+        let conv = &self.from_p;
+        // Source residues y_k = [x]_{p_k} · p̂_k^-1 in coefficient form.
+        let mut ys: Vec<Vec<u32>> = Vec::with_capacity(a.p_limbs);
+        for k in 0..a.p_limbs {
+            let mut y = a.limb(q_limbs + k).to_vec();
+            let m = conv.sources[k];
+            be.ntt_inv(m, &mut y);
+            be.mul_const_assign(m, &mut y, conv.hat_inv[k]);
+            ys.push(y);
+        }
+        let mut v = vec![0u32; n];
+        {
+            let refs: Vec<&[u32]> = ys.iter().map(|y| y.as_slice()).collect();
+            be.round_fixed(&refs, &conv.weights, &mut v);
+        }
+        ys.push(v);
+        let refs: Vec<&[u32]> = ys.iter().map(|y| y.as_slice()).collect();
+        let mut t = vec![0u32; n];
+        for i in 0..q_limbs {
+            be.lincomb(i, &refs, &conv.consts[i], &mut t);
+            be.ntt_fwd(i, &mut t);
+            be.sub_mul_const_assign(i, a.limb_mut(i), &t, self.p_inv[i]);
+        }
+        a.truncate_q(q_limbs);
+    }
+
+    /// `acc += a · P` on the `Q` limbs of a `Q_ℓ ∪ P` polynomial, where `a`
+    /// is a `Q_ℓ` polynomial: lifts `a` to `P·a` modulo `QP` (its `P` limbs
+    /// are zero) and adds it, the step before a fused division.
+    pub fn add_times_p(&self, acc: &mut RnsPoly, a: &RnsPoly) {
+        assert!(acc.ntt == a.ntt && a.p_limbs == 0 && acc.q_limbs == a.q_limbs);
+        for i in 0..a.q_limbs {
+            self.backend
+                .mac_const(i, a.limb(i), self.p_mod_q[i], acc.limb_mut(i));
+        }
+    }
+
+    /// Division by `P · q_l`, rounded, of an NTT-form `Q_(l+1) ∪ P`
+    /// polynomial: the division by `P` of key switching fused with the
+    /// rescale that follows a product, in one exact base conversion from
+    /// `{q_l} ∪ P`. Saves the `ℓ + 1` NTTs per polynomial of doing them
+    /// one after the other.
+    pub fn mod_down_rescale(&self, a: &mut RnsPoly) {
+        assert!(
+            a.ntt && a.p_limbs == self.params.p().len() && a.q_limbs >= 2,
+            "mod_down_rescale takes NTT-form QP polynomials of two Q limbs or more"
+        );
+        let be = &*self.backend;
+        let n = a.n;
+        let l = a.q_limbs - 1;
+        let conv = &self.down_conv[l];
+        let mut ys: Vec<Vec<u32>> = Vec::with_capacity(conv.sources.len() + 1);
+        for (k, &m) in conv.sources.iter().enumerate() {
+            let limb = if k == 0 { l } else { a.q_limbs + (k - 1) };
+            let mut y = a.limb(limb).to_vec();
+            be.ntt_inv(m, &mut y);
+            be.mul_const_assign(m, &mut y, conv.hat_inv[k]);
+            ys.push(y);
+        }
+        let mut v = vec![0u32; n];
+        {
+            let refs: Vec<&[u32]> = ys.iter().map(|y| y.as_slice()).collect();
+            be.round_fixed(&refs, &conv.weights, &mut v);
+        }
+        ys.push(v);
+        let refs: Vec<&[u32]> = ys.iter().map(|y| y.as_slice()).collect();
+        let mut t = vec![0u32; n];
+        for i in 0..l {
+            be.lincomb(i, &refs, &conv.consts[i], &mut t);
+            be.ntt_fwd(i, &mut t);
+            be.sub_mul_const_assign(i, a.limb_mut(i), &t, self.down_inv[l][i]);
+        }
+        a.truncate_q(l);
+    }
+
+    /// Key-switching decomposition and inner product: for `d` (NTT form,
+    /// `Q` limbs only) and digit keys `(b_j, a_j)` over the whole `Q ∪ P`,
+    /// returns `(Σ_j d̃_j · b_j, Σ_j d̃_j · a_j)` over `Q_ℓ ∪ P` in NTT form,
+    /// where `d̃_j` is digit `j` of `d` (its residues modulo the digit's
+    /// primes) extended, centred, to `Q_ℓ ∪ P` by exact base conversion.
+    ///
+    /// Extended limbs are produced one at a time and consumed at once, so
+    /// the working memory is one limb besides the digit sources.
+    pub fn decompose_mac(&self, d: &RnsPoly, keys: &[(RnsPoly, RnsPoly)]) -> (RnsPoly, RnsPoly) {
+        assert!(d.ntt && d.p_limbs == 0);
+        let be = &*self.backend;
+        let n = d.n;
+        let q_limbs = d.q_limbs;
+        let p_limbs = self.params.p().len();
+        let alpha = self.params.digit_size();
+        let digits = q_limbs.div_ceil(alpha);
+        assert!(digits <= keys.len(), "not enough key digits");
+        for (kb, ka) in keys {
+            assert!(kb.q_limbs == self.params.q().len() && ka.p_limbs == p_limbs);
+        }
+        // Sources of every digit: y_i = [d]_(q_i) · q̂_i^-1 (coefficient
+        // form), then the digit's overflow count v_j.
+        let mut ys: Vec<Vec<u32>> = (0..q_limbs).map(|i| d.limb(i).to_vec()).collect();
+        let mut vs: Vec<Vec<u32>> = vec![vec![0u32; n]; digits];
+        let convs: Vec<&BaseConv> = (0..digits)
+            .map(|j| {
+                let len = (q_limbs - j * alpha).min(alpha);
+                &self.digit_conv[j][len - 1]
+            })
+            .collect();
+        for (j, conv) in convs.iter().enumerate() {
+            for (k, i) in (j * alpha..j * alpha + conv.sources.len()).enumerate() {
+                be.ntt_inv(i, &mut ys[i]);
+                be.mul_const_assign(i, &mut ys[i], conv.hat_inv[k]);
+            }
+            let refs: Vec<&[u32]> = ys[j * alpha..j * alpha + conv.sources.len()]
+                .iter()
+                .map(|y| y.as_slice())
+                .collect();
+            be.round_fixed(&refs, &conv.weights, &mut vs[j]);
+        }
+        let refs: Vec<Vec<&[u32]>> = convs
+            .iter()
+            .enumerate()
+            .map(|(j, conv)| {
+                ys[j * alpha..j * alpha + conv.sources.len()]
+                    .iter()
+                    .chain(std::iter::once(&vs[j]))
+                    .map(|y| y.as_slice())
+                    .collect()
+            })
+            .collect();
+        // Limb by limb: extend every digit to this limb, multiply with the
+        // key and accumulate lazily in 64 bits, reduce once.
+        let mut out0 = self.zero(q_limbs, p_limbs, true);
+        let mut out1 = self.zero(q_limbs, p_limbs, true);
+        let mut t = vec![0u32; n];
+        let mut acc0 = vec![0u64; n];
+        let mut acc1 = vec![0u64; n];
+        for limb in 0..q_limbs + p_limbs {
+            let m = out0.modulus_index(limb);
+            acc0.fill(0);
+            acc1.fill(0);
+            for (j, (kb, ka)) in keys.iter().enumerate().take(digits) {
+                if j > 0 && j % crate::backend::LAZY_MAC_TERMS == 0 {
+                    be.fold_lazy(m, &mut acc0);
+                    be.fold_lazy(m, &mut acc1);
+                }
+                let own = limb < q_limbs && limb / alpha == j;
+                let src: &[u32] = if own {
+                    d.limb(limb)
+                } else {
+                    be.lincomb(m, &refs[j], &convs[j].consts[m], &mut t);
+                    be.ntt_fwd(m, &mut t);
+                    &t
+                };
+                // Keys carry every Q and P prime, so the key limb of
+                // backend prime `m` is limb `m`.
+                be.mac_lazy(src, kb.limb(m), &mut acc0);
+                be.mac_lazy(src, ka.limb(m), &mut acc1);
+            }
+            be.reduce_lazy(m, &acc0, out0.limb_mut(limb));
+            be.reduce_lazy(m, &acc1, out1.limb_mut(limb));
+        }
+        (out0, out1)
+    }
+
+    /// Permutation of NTT slots realising `X ↦ X^g` (`g` odd): slot `k`
+    /// holds `a(ψ^(2·rev(k)+1))`, and `σ_g(a)` there equals `a` at
+    /// `ψ^(g·(2·rev(k)+1))`, which is slot `rev(((g·(2·rev(k)+1) mod 2N) - 1) / 2)`.
+    pub fn automorphism_permutation(&self, g: usize) -> Vec<u32> {
+        let n = self.params.n();
+        let log_n = self.params.log_n();
+        assert!(g % 2 == 1, "Galois elements are odd");
+        let rev = |x: usize| ola_arith::ntt::bit_reverse(x, log_n);
+        (0..n)
+            .map(|k| {
+                let e = (g * (2 * rev(k) + 1)) % (2 * n);
+                rev((e - 1) / 2) as u32
+            })
+            .collect()
+    }
+
+    /// `σ_g(a)` for NTT-form `a`, given the permutation of `g`.
+    pub fn automorphism(&self, a: &RnsPoly, perm: &[u32]) -> RnsPoly {
+        assert!(a.ntt);
+        let mut out = a.clone();
+        for i in 0..a.limbs() {
+            self.backend.permute(a.limb(i), perm, out.limb_mut(i));
+        }
+        out
+    }
+
+    /// Uniform polynomial over the first `q_limbs` `Q` primes and
+    /// `p_limbs` `P` primes, sampled directly in NTT form (the NTT of a
+    /// uniform polynomial is uniform).
+    pub fn sample_uniform<R: Rng>(&self, rng: &mut R, q_limbs: usize, p_limbs: usize) -> RnsPoly {
+        let mut out = self.zero(q_limbs, p_limbs, true);
+        for i in 0..out.limbs() {
+            let q = self.backend.moduli()[out.modulus_index(i)].value();
+            for x in out.limb_mut(i) {
+                *x = rng.random_range(0..q);
+            }
+        }
+        out
+    }
+
+    /// Small signed coefficients → NTT-form RNS polynomial.
+    pub fn small_to_ntt(&self, coeffs: &[i64], q_limbs: usize, p_limbs: usize) -> RnsPoly {
+        let mut out = self.zero(q_limbs, p_limbs, false);
+        for i in 0..out.limbs() {
+            let q = self.backend.moduli()[out.modulus_index(i)].value() as i64;
+            for (o, &c) in out.limb_mut(i).iter_mut().zip(coeffs) {
+                *o = c.rem_euclid(q) as u32;
+            }
+        }
+        self.ntt_fwd(&mut out);
+        out
+    }
+}
+
+/// Ternary coefficients, uniform in `{-1, 0, 1}`.
+pub fn sample_ternary<R: Rng>(rng: &mut R, n: usize) -> Vec<i64> {
+    (0..n).map(|_| rng.random_range(-1i64..=1)).collect()
+}
+
+/// Rounded Gaussian coefficients of standard deviation σ = 3.2 truncated at
+/// 6σ (Box–Muller on the CSPRNG's uniform doubles; a draw beyond the bound
+/// is redrawn).
+pub fn sample_gaussian<R: Rng>(rng: &mut R, n: usize) -> Vec<i64> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        // u1 in (0, 1] so that ln(u1) is finite.
+        let u1 = 1.0 - rng.random::<f64>();
+        let u2 = rng.random::<f64>();
+        let r = SIGMA * (-2.0 * u1.ln()).sqrt();
+        let theta = std::f64::consts::TAU * u2;
+        for z in [r * theta.cos(), r * theta.sin()] {
+            if z.abs() <= ERROR_BOUND && out.len() < n {
+                out.push(z.round() as i64);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::params::ParamsLiteral;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    /// N = 2^10, 30-bit primes: 2 base + 5 levels, 2 special primes.
+    pub(crate) fn small_params(special: usize) -> Params {
+        Params::new_insecure_for_tests(ParamsLiteral {
+            log_n: 10,
+            base_bits: 30,
+            base_limbs: 2,
+            limb_bits: 30,
+            levels: 5,
+            special_bits: 30,
+            special_primes: special,
+            digit_size: special,
+            log_scale: 30,
+        })
+        .unwrap()
+    }
+
+    /// CRT reconstruction of coefficient `c` of a coefficient-form Q poly,
+    /// centred, as f64 relative to nothing (for small values: exact i128).
+    pub(crate) fn crt_centered(ring: &Ring, a: &RnsPoly, c: usize) -> i128 {
+        // Garner on at most 3 limbs is enough for the values tests use
+        // (< 2^90); they check `a` has at most 3 limbs.
+        assert!(!a.ntt && a.p_limbs == 0 && a.q_limbs <= 3);
+        let q: Vec<i128> = ring.params.q()[..a.q_limbs]
+            .iter()
+            .map(|m| m.value() as i128)
+            .collect();
+        let mut x: i128 = a.limb(0)[c] as i128;
+        let mut modulus: i128 = q[0];
+        for (i, &qi) in q.iter().enumerate().skip(1) {
+            // Find x' = x + modulus·t ≡ a_i (mod q_i).
+            let inv = ring.params.q()[i].inv((modulus % qi) as u32).unwrap() as i128;
+            let t = ((a.limb(i)[c] as i128 - x).rem_euclid(qi) * inv).rem_euclid(qi);
+            x += modulus * t;
+            modulus *= qi;
+        }
+        if x > modulus / 2 { x - modulus } else { x }
+    }
+
+    #[test]
+    fn rescale_divides_and_rounds() {
+        let params = small_params(2);
+        let ring = Ring::cpu(params);
+        let n = ring.params.n();
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let q2 = ring.params.q()[2].value() as i128;
+        // x = y · q2 + r with |r| < q2/2: rescale returns y exactly.
+        let y: Vec<i128> = (0..n)
+            .map(|_| rng.random_range(-(1i128 << 50)..(1 << 50)))
+            .collect();
+        let r: Vec<i128> = (0..n)
+            .map(|_| rng.random_range(-(q2 / 2 - 1)..q2 / 2))
+            .collect();
+        let x: Vec<i128> = y.iter().zip(&r).map(|(y, r)| y * q2 + r).collect();
+        let mut a = ring.from_coeffs(&x, 3);
+        ring.ntt_fwd(&mut a);
+        ring.rescale(&mut a);
+        ring.ntt_inv(&mut a);
+        for (c, &yc) in y.iter().enumerate() {
+            assert_eq!(crt_centered(&ring, &a, c), yc, "coefficient {c}");
+        }
+    }
+
+    #[test]
+    fn mod_down_divides_by_p() {
+        let params = small_params(2);
+        let ring = Ring::cpu(params);
+        let n = ring.params.n();
+        let mut rng = ChaCha20Rng::seed_from_u64(6);
+        let p: i128 = ring.params.p().iter().map(|m| m.value() as i128).product();
+        // x = y · P + r: mod_down gives y up to the conversion error.
+        let y: Vec<i128> = (0..n)
+            .map(|_| rng.random_range(-(1i128 << 50)..(1 << 50)))
+            .collect();
+        let r: Vec<i128> = (0..n).map(|_| rng.random_range(0..p)).collect();
+        let x: Vec<i128> = y.iter().zip(&r).map(|(y, r)| y * p + r).collect();
+        let mut a = ring.zero(3, 2, false);
+        let moduli = ring.params.all_moduli();
+        for i in 0..5 {
+            let m = a.modulus_index(i);
+            let q = moduli[m].value() as i128;
+            for (o, &c) in a.limb_mut(i).iter_mut().zip(&x) {
+                *o = c.rem_euclid(q) as u32;
+            }
+        }
+        ring.ntt_fwd(&mut a);
+        ring.mod_down(&mut a);
+        ring.ntt_inv(&mut a);
+        for (c, &yc) in y.iter().enumerate() {
+            let got = crt_centered(&ring, &a, c);
+            assert!((got - yc).abs() <= 1, "coefficient {c}: {got} vs {yc}");
+        }
+    }
+
+    #[test]
+    fn fused_mod_down_rescale_divides_by_p_q_last() {
+        let ring = Ring::cpu(small_params(2));
+        let n = ring.params.n();
+        let mut rng = ChaCha20Rng::seed_from_u64(9);
+        let pq: i128 = ring
+            .params
+            .p()
+            .iter()
+            .map(|m| m.value() as i128)
+            .product::<i128>()
+            * ring.params.q()[2].value() as i128;
+        let y: Vec<i128> = (0..n)
+            .map(|_| rng.random_range(-(1i128 << 30)..(1 << 30)))
+            .collect();
+        let r: Vec<i128> = (0..n).map(|_| rng.random_range(0..pq)).collect();
+        let x: Vec<i128> = y.iter().zip(&r).map(|(y, r)| y * pq + r).collect();
+        let mut a = ring.zero(3, 2, false);
+        let moduli = ring.params.all_moduli();
+        for i in 0..5 {
+            let q = moduli[a.modulus_index(i)].value() as i128;
+            for (o, &c) in a.limb_mut(i).iter_mut().zip(&x) {
+                *o = c.rem_euclid(q) as u32;
+            }
+        }
+        ring.ntt_fwd(&mut a);
+        ring.mod_down_rescale(&mut a);
+        ring.ntt_inv(&mut a);
+        assert_eq!((a.q_limbs(), a.p_limbs()), (2, 0));
+        for (c, (&yc, &rc)) in y.iter().zip(&r).enumerate() {
+            // Exactly round(x / (P q_2)).
+            let want = yc + i128::from(2 * rc > pq);
+            assert_eq!(crt_centered(&ring, &a, c), want, "coefficient {c}");
+        }
+    }
+
+    #[test]
+    fn automorphism_matches_coefficient_map() {
+        let ring = Ring::cpu(small_params(1));
+        let n = ring.params.n();
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let coeffs: Vec<i64> = (0..n).map(|_| rng.random_range(-100..100)).collect();
+        for g in [5usize, 25, 2 * n - 1] {
+            // σ_g(Σ a_i X^i) = Σ a_i X^(g·i mod 2N) with X^N = -1.
+            let mut expect = vec![0i64; n];
+            for (i, &c) in coeffs.iter().enumerate() {
+                let e = (g * i) % (2 * n);
+                if e < n {
+                    expect[e] += c;
+                } else {
+                    expect[e - n] -= c;
+                }
+            }
+            let a = ring.small_to_ntt(&coeffs, 2, 0);
+            let perm = ring.automorphism_permutation(g);
+            let mut b = ring.automorphism(&a, &perm);
+            ring.ntt_inv(&mut b);
+            let want = ring.small_to_ntt(&expect, 2, 0);
+            let mut want = want;
+            ring.ntt_inv(&mut want);
+            assert_eq!(b, want, "g = {g}");
+        }
+    }
+
+    #[test]
+    fn samplers_have_the_right_shape() {
+        let mut rng = ChaCha20Rng::seed_from_u64(8);
+        let e = sample_gaussian(&mut rng, 1 << 16);
+        let var = e.iter().map(|&x| (x * x) as f64).sum::<f64>() / e.len() as f64;
+        // Rounding adds 1/12 to the variance 3.2^2 = 10.24.
+        assert!((var - 10.32).abs() < 0.3, "variance {var}");
+        assert!(e.iter().all(|&x| x.abs() <= 19));
+        let s = sample_ternary(&mut rng, 1 << 16);
+        for v in [-1, 0, 1] {
+            let frac = s.iter().filter(|&&x| x == v).count() as f64 / s.len() as f64;
+            assert!((frac - 1.0 / 3.0).abs() < 0.01);
+        }
+    }
+}
