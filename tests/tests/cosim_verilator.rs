@@ -5,34 +5,18 @@
 //! corrupted) run through the simulator; the same bus inputs replay in the
 //! Verilog under Verilator, and every output must agree on every cycle.
 
-use ola_arith::{Modulus, NttPlan, prime::ntt_primes};
+use ola_arith::{Modulus, prime::ntt_primes};
 use ola_hdl::accelerator::Accelerator;
 use ola_hdl::harness::bus_ports;
 use ola_hdl::rtl_sim::{self, Sampling, Simulator};
 use ola_hdl::testing::Rng;
 use ola_sim::Device;
 use ola_spec::config::Config;
-use ola_spec::{BusInputs, BusModel, BusOutputs, map, twiddle_image};
+use ola_spec::{BusInputs, BusModel, BusOutputs, map};
+use ola_tests::{load_slot_writes, read, write};
 use rust_hdl::prelude::*;
 
 const SEQUENCES: usize = 1000;
-
-fn write(address: u32, write_data: u32) -> BusInputs {
-    BusInputs {
-        address,
-        write_data,
-        write: true,
-        read: false,
-    }
-}
-
-fn read(address: u32) -> BusInputs {
-    BusInputs {
-        address,
-        read: true,
-        ..Default::default()
-    }
-}
 
 fn load_slot(
     out: &mut Vec<BusInputs>,
@@ -48,27 +32,13 @@ fn load_slot(
     } else {
         m.barrett_m() as u32
     };
-    out.extend([
-        write(map::MOD_SLOT, slot),
-        write(map::MOD_Q, m.value()),
-        write(map::MOD_M, barrett),
-        write(map::MOD_COMMIT, 1),
-    ]);
-    for (address, mut value, early) in
-        twiddle_image(config, slot, &NttPlan::new(config.max_n(), m).unwrap())
-    {
+    out.extend(load_slot_writes(config, slot, &m, barrett, |value| {
         if corrupt && rng.below(64) == 0 {
-            value = rng.next_u32();
+            rng.next_u32()
+        } else {
+            value
         }
-        out.push(write(
-            if early {
-                map::TWIDDLE_EARLY
-            } else {
-                map::TWIDDLE
-            } | address,
-            value,
-        ));
-    }
+    }));
 }
 
 /// Bus inputs for `sequences` job sequences (open loop: nothing depends on
@@ -141,7 +111,7 @@ fn stimulus(config: &Config, seed: u64, sequences: usize) -> Vec<BusInputs> {
             for (i, value) in descriptor.into_iter().enumerate() {
                 out.push(write(map::DESC_OP + i as u32, value));
             }
-            out.push(write(map::CONTROL, 1 | 2 * rng.below(2) as u32));
+            out.push(write(map::CONTROL, 1 | (2 * rng.below(2) as u32)));
             // Traffic while it runs: polls, refused accesses, idle cycles.
             let busy_for = config.ntt_cycles(log_n).max(config.vector_cycles(log_n, 3)) + 2;
             for _ in 0..busy_for {

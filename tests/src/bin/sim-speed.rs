@@ -6,13 +6,13 @@
 
 use std::time::Instant;
 
-use ola_arith::{Modulus, NttPlan, prime::ntt_primes};
+use ola_arith::{Modulus, prime::ntt_primes};
 use ola_hdl::harness::bus_ports;
 use ola_hdl::rtl_sim::{Sampling, Simulator, run_cycles_timed};
 use ola_hdl::with_accelerator;
 use ola_sim::Device;
 use ola_spec::config::Config;
-use ola_spec::{BusInputs, BusModel, BusOutputs, JobOp, map, twiddle_image};
+use ola_spec::{BusInputs, BusModel, BusOutputs, JobOp, map};
 use rust_hdl::prelude::generate_verilog;
 
 /// A stimulus step: one bus cycle, or a run of idle cycles.
@@ -22,12 +22,7 @@ enum Step {
 }
 
 fn write(address: u32, write_data: u32) -> Step {
-    Step::Bus(BusInputs {
-        address,
-        write_data,
-        write: true,
-        read: false,
-    })
+    Step::Bus(ola_tests::write(address, write_data))
 }
 
 fn script(config: &Config, jobs: usize, log_n: u32) -> Vec<Step> {
@@ -35,24 +30,11 @@ fn script(config: &Config, jobs: usize, log_n: u32) -> Vec<Step> {
         .next()
         .unwrap();
     let m = Modulus::new(q).unwrap();
-    let mut steps = vec![
-        write(map::MOD_SLOT, 0),
-        write(map::MOD_Q, m.value()),
-        write(map::MOD_M, m.barrett_m() as u32),
-        write(map::MOD_COMMIT, 1),
-    ];
-    for (address, value, early) in
-        twiddle_image(config, 0, &NttPlan::new(config.max_n(), m).unwrap())
-    {
-        steps.push(write(
-            if early {
-                map::TWIDDLE_EARLY
-            } else {
-                map::TWIDDLE
-            } | address,
-            value,
-        ));
-    }
+    let mut steps: Vec<Step> =
+        ola_tests::load_slot_writes(config, 0, &m, m.barrett_m() as u32, |w| w)
+            .into_iter()
+            .map(Step::Bus)
+            .collect();
     let n = 1u32 << log_n;
     for i in 0..2 * n {
         steps.push(write(map::DATA | i, (i * 2_654_435_761) % m.value()));
