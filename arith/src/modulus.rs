@@ -125,14 +125,17 @@ impl Modulus {
     pub fn add(&self, x: u32, y: u32) -> u32 {
         debug_assert!(x < self.q && y < self.q);
         let s = x + y; // < 2^32 because q < 2^31
-        if s >= self.q { s - self.q } else { s }
+        // Branch-free: below q, s − q wraps above s. (Branches on random
+        // residues mispredict half the time, which dominated the NTT.)
+        s.min(s.wrapping_sub(self.q))
     }
 
     /// `(x - y) mod q` for reduced inputs.
     #[inline]
     pub fn sub(&self, x: u32, y: u32) -> u32 {
         debug_assert!(x < self.q && y < self.q);
-        if x >= y { x - y } else { x + self.q - y }
+        let d = x.wrapping_sub(y);
+        d.min(d.wrapping_add(self.q))
     }
 
     /// `-x mod q`.
@@ -146,11 +149,8 @@ impl Modulus {
     #[inline]
     pub fn half(&self, x: u32) -> u32 {
         debug_assert!(x < self.q);
-        if x & 1 == 0 {
-            x >> 1
-        } else {
-            ((x as u64 + self.q as u64) >> 1) as u32
-        }
+        // Add q when x is odd (q is odd, so the sum is even); x + q < 2^32.
+        (x + (self.q & (x & 1).wrapping_neg())) >> 1
     }
 
     /// `x * y mod q` by the hardware's Barrett pipeline.
@@ -219,7 +219,7 @@ impl Modulus {
             .wrapping_mul(w)
             .wrapping_sub(quotient.wrapping_mul(self.q));
         // r < 2q < 2^32 holds for q < 2^31.
-        if r >= self.q { r - self.q } else { r }
+        r.min(r.wrapping_sub(self.q))
     }
 }
 

@@ -205,6 +205,9 @@ impl NttPlan {
     /// In-place forward transform (Cooley–Tukey, natural in, bit-reversed out).
     pub fn fwd(&self, a: &mut [u32]) {
         assert_eq!(a.len(), self.n(), "NTT input length must equal N");
+        if self.lazy_ok() {
+            return self.fwd_lazy(a);
+        }
         let m = &self.modulus;
         let n = self.n();
         let mut t = n;
@@ -230,6 +233,9 @@ impl NttPlan {
     /// halving in every stage; bit-reversed in, natural out).
     pub fn inv(&self, a: &mut [u32]) {
         assert_eq!(a.len(), self.n(), "INTT input length must equal N");
+        if self.lazy_ok() {
+            return self.inv_lazy(a);
+        }
         let m = &self.modulus;
         let n = self.n();
         let mut t = 1;
@@ -247,6 +253,78 @@ impl NttPlan {
             }
             t <<= 1;
             groups >>= 1;
+        }
+    }
+
+    /// Lazy (Harvey) butterflies keep values below `4q` between stages,
+    /// which needs `4q < 2^32`: every device prime (≤ 30 bits) qualifies.
+    fn lazy_ok(&self) -> bool {
+        self.modulus.value() < 1 << 30
+    }
+
+    /// `x · w mod q` up to one extra `q`: in `[0, 2q)` for any `x < 2^32`.
+    #[inline(always)]
+    fn mul_shoup_lazy(q: u32, x: u32, w: u32, w_shoup: u32) -> u32 {
+        let quotient = ((x as u64 * w_shoup as u64) >> 32) as u32;
+        x.wrapping_mul(w).wrapping_sub(quotient.wrapping_mul(q))
+    }
+
+    /// [`NttPlan::fwd`] with values in `[0, 4q)` between stages; the same
+    /// result after the final reduction.
+    fn fwd_lazy(&self, a: &mut [u32]) {
+        let q = self.modulus.value();
+        let two_q = 2 * q;
+        let n = self.n();
+        let mut t = n;
+        let mut groups = 1;
+        while groups < n {
+            t >>= 1;
+            for i in 0..groups {
+                let w = self.psi_rev[groups + i];
+                let w_shoup = self.psi_rev_shoup[groups + i];
+                let (lo, hi) = a[2 * i * t..2 * i * t + 2 * t].split_at_mut(t);
+                for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
+                    let u = (*x).min(x.wrapping_sub(two_q));
+                    let v = Self::mul_shoup_lazy(q, *y, w, w_shoup);
+                    *x = u + v;
+                    *y = u + two_q - v;
+                }
+            }
+            groups <<= 1;
+        }
+        for x in a.iter_mut() {
+            let r = (*x).min(x.wrapping_sub(two_q));
+            *x = r.min(r.wrapping_sub(q));
+        }
+    }
+
+    /// [`NttPlan::inv`] with values in `[0, 2q)` between stages; the same
+    /// result after the final reduction.
+    fn inv_lazy(&self, a: &mut [u32]) {
+        let q = self.modulus.value();
+        let two_q = 2 * q;
+        let n = self.n();
+        let mut t = 1;
+        let mut groups = n >> 1;
+        while groups >= 1 {
+            for i in 0..groups {
+                let w = self.psi_inv_half_rev[groups + i];
+                let w_shoup = self.psi_inv_half_rev_shoup[groups + i];
+                let (lo, hi) = a[2 * i * t..2 * i * t + 2 * t].split_at_mut(t);
+                for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
+                    let (u, v) = (*x, *y);
+                    let sum = u + v;
+                    let sum = sum.min(sum.wrapping_sub(two_q));
+                    // Halving: add q when odd (q is odd); stays below 1.5q.
+                    *x = (sum + (q & (sum & 1).wrapping_neg())) >> 1;
+                    *y = Self::mul_shoup_lazy(q, u + two_q - v, w, w_shoup);
+                }
+            }
+            t <<= 1;
+            groups >>= 1;
+        }
+        for x in a.iter_mut() {
+            *x = (*x).min(x.wrapping_sub(q));
         }
     }
 
