@@ -461,22 +461,25 @@ impl Ring {
         a.truncate_q(l);
     }
 
-    /// Division by `P`, rounded: NTT-form `x` over `Q_ℓ ∪ P` →
-    /// `(x - [x]_P) / P` over `Q_ℓ` with `[x]_P` the centred residue.
-    pub fn mod_down(&self, a: &mut RnsPoly) {
-        assert!(
-            a.ntt && a.p_limbs == self.params.p().len(),
-            "mod_down takes NTT-form QP polynomials"
-        );
+    /// The exact base conversion shared by [`Ring::mod_down`] and
+    /// [`Ring::mod_down_rescale`]: converts the residues in limbs `sources`
+    /// (moduli `conv.sources`, in order) to each of the first `targets` Q
+    /// limbs and subtracts it times `factors[i]` from limb `i`.
+    fn subtract_converted(
+        &self,
+        a: &mut RnsPoly,
+        sources: &[usize],
+        conv: &BaseConv,
+        targets: usize,
+        factors: &[u32],
+    ) {
         let be = &*self.backend;
         let n = a.n;
-        let q_limbs = a.q_limbs;
-        let conv = &self.from_p;
-        // Source residues y_k = [x]_{p_k} · p̂_k^-1 in coefficient form.
-        let mut ys: Vec<Vec<u32>> = Vec::with_capacity(a.p_limbs);
-        for k in 0..a.p_limbs {
-            let mut y = a.limb(q_limbs + k).to_vec();
+        // Source residues y_k = [x]_{m_k} · m̂_k^-1 in coefficient form.
+        let mut ys: Vec<Vec<u32>> = Vec::with_capacity(sources.len() + 1);
+        for (k, &limb) in sources.iter().enumerate() {
             let m = conv.sources[k];
+            let mut y = a.limb(limb).to_vec();
             be.ntt_inv(m, &mut y);
             be.mul_const_assign(m, &mut y, conv.hat_inv[k]);
             ys.push(y);
@@ -489,11 +492,23 @@ impl Ring {
         ys.push(v);
         let refs: Vec<&[u32]> = ys.iter().map(|y| y.as_slice()).collect();
         let mut t = vec![0u32; n];
-        for i in 0..q_limbs {
+        for (i, &factor) in factors.iter().enumerate().take(targets) {
             be.lincomb(i, &refs, &conv.consts[i], &mut t);
             be.ntt_fwd(i, &mut t);
-            be.sub_mul_const_assign(i, a.limb_mut(i), &t, self.p_inv[i]);
+            be.sub_mul_const_assign(i, a.limb_mut(i), &t, factor);
         }
+    }
+
+    /// Division by `P`, rounded: NTT-form `x` over `Q_ℓ ∪ P` →
+    /// `(x - [x]_P) / P` over `Q_ℓ` with `[x]_P` the centred residue.
+    pub fn mod_down(&self, a: &mut RnsPoly) {
+        assert!(
+            a.ntt && a.p_limbs == self.params.p().len(),
+            "mod_down takes NTT-form QP polynomials"
+        );
+        let q_limbs = a.q_limbs;
+        let sources: Vec<usize> = (q_limbs..q_limbs + a.p_limbs).collect();
+        self.subtract_converted(a, &sources, &self.from_p, q_limbs, &self.p_inv);
         a.truncate_q(q_limbs);
     }
 
@@ -518,31 +533,12 @@ impl Ring {
             a.ntt && a.p_limbs == self.params.p().len() && a.q_limbs >= 2,
             "mod_down_rescale takes NTT-form QP polynomials of two Q limbs or more"
         );
-        let be = &*self.backend;
-        let n = a.n;
         let l = a.q_limbs - 1;
         let conv = &self.down_conv[l];
-        let mut ys: Vec<Vec<u32>> = Vec::with_capacity(conv.sources.len() + 1);
-        for (k, &m) in conv.sources.iter().enumerate() {
-            let limb = if k == 0 { l } else { a.q_limbs + (k - 1) };
-            let mut y = a.limb(limb).to_vec();
-            be.ntt_inv(m, &mut y);
-            be.mul_const_assign(m, &mut y, conv.hat_inv[k]);
-            ys.push(y);
-        }
-        let mut v = vec![0u32; n];
-        {
-            let refs: Vec<&[u32]> = ys.iter().map(|y| y.as_slice()).collect();
-            be.round_fixed(&refs, &conv.weights, &mut v);
-        }
-        ys.push(v);
-        let refs: Vec<&[u32]> = ys.iter().map(|y| y.as_slice()).collect();
-        let mut t = vec![0u32; n];
-        for i in 0..l {
-            be.lincomb(i, &refs, &conv.consts[i], &mut t);
-            be.ntt_fwd(i, &mut t);
-            be.sub_mul_const_assign(i, a.limb_mut(i), &t, self.down_inv[l][i]);
-        }
+        let sources: Vec<usize> = (0..conv.sources.len())
+            .map(|k| if k == 0 { l } else { a.q_limbs + (k - 1) })
+            .collect();
+        self.subtract_converted(a, &sources, conv, l, &self.down_inv[l]);
         a.truncate_q(l);
     }
 
