@@ -334,6 +334,14 @@ mod tests {
             .collect()
     }
 
+    /// Largest slot-wise distance between two vectors.
+    fn max_error(a: &[C64], b: &[C64]) -> f64 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (*x - *y).abs())
+            .fold(0.0, f64::max)
+    }
+
     fn random_values(rng: &mut ChaCha20Rng, n: usize) -> Vec<C64> {
         (0..n)
             .map(|_| C64::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)))
@@ -349,21 +357,13 @@ mod tests {
         let mut fast = w.clone();
         enc.fft_special(&mut fast);
         let slow = naive_slots(&enc, &w);
-        let err = fast
-            .iter()
-            .zip(&slow)
-            .map(|(a, b)| (*a - *b).abs())
-            .fold(0.0, f64::max);
+        let err = max_error(&fast, &slow);
         assert!(
             err < 1e-10,
             "special FFT differs from the definition by {err}"
         );
         enc.fft_special_inv(&mut fast);
-        let err = fast
-            .iter()
-            .zip(&w)
-            .map(|(a, b)| (*a - *b).abs())
-            .fold(0.0, f64::max);
+        let err = max_error(&fast, &w);
         assert!(err < 1e-12, "inverse FFT round trip error {err}");
     }
 
@@ -399,11 +399,7 @@ mod tests {
         for level in [0, ring.params().max_level()] {
             let pt = enc.encode(&ring, &z, level, (30f64).exp2()).unwrap();
             let back = enc.decode(&ring, &pt).unwrap();
-            let err = z
-                .iter()
-                .zip(&back)
-                .map(|(a, b)| (*a - *b).abs())
-                .fold(0.0, f64::max);
+            let err = max_error(&z, &back);
             // Rounding N coefficients to integers at scale 2^30 costs about
             // sqrt(N)/2^30 per slot: ~25 bits, well past the 20 asked.
             assert!(
@@ -416,11 +412,7 @@ mod tests {
         // reconstruction is not limited to one limb.
         let pt = enc.encode(&ring, &z, 3, (55f64).exp2()).unwrap();
         let back = enc.decode(&ring, &pt).unwrap();
-        let err = z
-            .iter()
-            .zip(&back)
-            .map(|(a, b)| (*a - *b).abs())
-            .fold(0.0, f64::max);
+        let err = max_error(&z, &back);
         assert!(err < (-40f64).exp2(), "error 2^{:.1}", err.log2());
     }
 
