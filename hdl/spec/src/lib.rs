@@ -5,6 +5,8 @@
 //! * [`config`]: named configurations, derived sizes, exact cycle counts,
 //!   the descriptor checks and their error flags.
 //! * [`map`]: the bus's register and memory map.
+//! * [`link`]: the SPI link from the firmware's CPU to the accelerator's
+//!   bridge, and the word-bus trait the firmware drives it through.
 //! * [`JobOp`]: job operation codes.
 //! * [`twiddle_image`]: where each twiddle factor goes in device memory.
 //!
@@ -17,6 +19,7 @@
 extern crate alloc;
 
 pub mod config;
+pub mod link;
 
 /// The register and memory map (word addresses).
 pub mod map {

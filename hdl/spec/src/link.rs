@@ -1,0 +1,103 @@
+//! The link between the firmware's CPU and the accelerator: an SPI bus with
+//! the CPU as controller and the FPGA's bridge as peripheral.
+//!
+//! Wire format (SPI mode 0: SCK idles low, both sides sample on the rising
+//! edge and change on the falling edge; most significant bit first; every
+//! field a big-endian 32-bit word). One transaction (CS_N low … high):
+//!
+//! | word | write | read |
+//! |---|---|---|
+//! | 0 | [`command`]`(false, n)` | [`command`]`(true, n)` |
+//! | 1 | start address `a` | start address `a` |
+//! | then | `n` data words, word `i` goes to `a + i` | [`READ_WAIT_BITS`] zero bits, then `n` words read from `a + i` |
+//!
+//! The bridge performs exactly `n` bus accesses per transaction and none
+//! beyond (so a burst never touches an address it was not asked for — a
+//! read past the end of a region would set a sticky error). Bits after the
+//! last data word are ignored; a transaction cut short (CS_N high in the
+//! middle of a word) performs the accesses of the complete words only.
+//!
+//! Timing is in accelerator clock cycles. The bridge samples SCK, MOSI and
+//! CS_N through two-flip-flop synchronisers, so it needs
+//! [`MIN_CLOCK_RATIO`] or more accelerator cycles per SCK period. The
+//! controller timing the simulator and the co-simulation use (a CPU's SPI
+//! peripheral clocked at `f_accel / ratio`): see [`ControllerTiming`].
+
+/// Bit 31 of the command word: 1 = read, 0 = write.
+pub const COMMAND_READ: u32 = 1 << 31;
+/// Mask of the burst length `n` in the command word (bits 15..0); `n = 0`
+/// is a transaction without data accesses.
+pub const COMMAND_COUNT_MASK: u32 = 0xFFFF;
+/// Longest burst of one transaction.
+pub const MAX_BURST: usize = 0xFFFF;
+/// Zero bits the controller clocks between the address word and the first
+/// read data word (the bridge's read wait state: one byte).
+pub const READ_WAIT_BITS: u32 = 8;
+/// Fewest accelerator cycles per SCK period the bridge supports.
+pub const MIN_CLOCK_RATIO: u32 = 4;
+/// The reference board's ratio: a 125 MHz accelerator and 15.625 MHz SCK.
+pub const DEFAULT_CLOCK_RATIO: u32 = 8;
+
+/// The command word of a transaction of `count` words.
+pub const fn command(read: bool, count: u16) -> u32 {
+    (if read { COMMAND_READ } else { 0 }) | count as u32
+}
+
+/// Decoded command word: `(read, count)`.
+pub const fn decode_command(word: u32) -> (bool, usize) {
+    (word & COMMAND_READ != 0, (word & COMMAND_COUNT_MASK) as usize)
+}
+
+/// Bits clocked in a transaction of `count` words.
+pub const fn transaction_bits(read: bool, count: usize) -> u64 {
+    64 + 32 * count as u64 + if read { READ_WAIT_BITS as u64 } else { 0 }
+}
+
+/// How the SPI controller (the firmware CPU's peripheral) drives the pins,
+/// in accelerator cycles from the cycle CS_N falls (cycle 0 of the
+/// transaction): bit `k` is put on MOSI at cycle `k·ratio` with SCK low,
+/// SCK rises at `k·ratio + ratio/2` (both sides sample) and falls at
+/// `(k+1)·ratio` (both sides shift out the next bit). CS_N rises
+/// `ratio/2` cycles after the last falling edge and stays high at least
+/// `cs_high_cycles` before the next transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ControllerTiming {
+    /// Accelerator cycles per SCK period (even, ≥ [`MIN_CLOCK_RATIO`]).
+    pub ratio: u32,
+    /// Least accelerator cycles CS_N stays high between transactions.
+    pub cs_high_cycles: u32,
+}
+
+impl ControllerTiming {
+    /// The reference board: [`DEFAULT_CLOCK_RATIO`], CS_N high 2 SCK periods.
+    pub const DEFAULT: ControllerTiming = ControllerTiming {
+        ratio: DEFAULT_CLOCK_RATIO,
+        cs_high_cycles: 2 * DEFAULT_CLOCK_RATIO,
+    };
+
+    /// Whether the bridge supports this timing.
+    pub const fn is_valid(&self) -> bool {
+        self.ratio >= MIN_CLOCK_RATIO && self.ratio % 2 == 0 && self.cs_high_cycles >= self.ratio
+    }
+
+    /// Accelerator cycles from CS_N falling to CS_N falling of the next
+    /// transaction for a transaction of `bits` bits.
+    pub const fn transaction_cycles(&self, bits: u64) -> u64 {
+        bits * self.ratio as u64 + (self.ratio / 2) as u64 + self.cs_high_cycles as u64
+    }
+}
+
+/// A word-addressed view of the accelerator's bus, one burst at a time: the
+/// interface the firmware's driver programs against. Implemented by the
+/// firmware's SPI link (through `embedded_hal::spi::SpiDevice`) and by the
+/// simulator's model of the same link.
+pub trait WordBus {
+    /// Transport error.
+    type Error;
+
+    /// Writes `words` to consecutive addresses from `address`.
+    fn write(&mut self, address: u32, words: &[u32]) -> Result<(), Self::Error>;
+
+    /// Reads consecutive addresses from `address` into `words`.
+    fn read(&mut self, address: u32, words: &mut [u32]) -> Result<(), Self::Error>;
+}
