@@ -77,7 +77,7 @@ impl ControllerTiming {
 
     /// Whether the bridge supports this timing.
     pub const fn is_valid(&self) -> bool {
-        self.ratio >= MIN_CLOCK_RATIO && self.ratio % 2 == 0 && self.cs_high_cycles >= self.ratio
+        self.ratio >= MIN_CLOCK_RATIO && self.ratio.is_multiple_of(2) && self.cs_high_cycles >= self.ratio
     }
 
     /// Accelerator cycles from CS_N falling to CS_N falling of the next
