@@ -415,35 +415,45 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
 /// Runs `$body` with `$acc` bound to a fresh, connected [`Accelerator`] of
 /// the named configuration `$config` (a [`Config`] from
 /// [`crate::config::CONFIGS`]); evaluates to `None` for an unknown name.
-/// The type parameters of each configuration are spelled out here once.
 #[macro_export]
 macro_rules! with_accelerator {
-    ($config:expr, |$acc:ident| $body:expr) => {{
+    ($config:expr, |$acc:ident| $body:expr) => {
+        $crate::with_configured_block!($config, |$acc| $body, $crate::accelerator::Accelerator)
+    };
+}
+
+/// [`with_accelerator!`] for any block generic over the accelerator's type
+/// parameters with a `new(&Config)` constructor (`$block` is its path):
+/// the type parameters of each named configuration are spelled out here
+/// once.
+#[macro_export]
+macro_rules! with_configured_block {
+    ($config:expr, |$acc:ident| $body:expr, $($block:tt)+) => {{
         use rust_hdl::prelude::Block as _;
         let config: $crate::config::Config = $config;
         match config.name {
             "p1" => {
-                let mut $acc = $crate::accelerator::Accelerator::<1, 15, 15, 5, 4>::new(&config);
+                let mut $acc = $($block)+::<1, 15, 15, 5, 4>::new(&config);
                 $acc.connect_all();
                 Some($body)
             }
             "p2" => {
-                let mut $acc = $crate::accelerator::Accelerator::<2, 14, 14, 5, 4>::new(&config);
+                let mut $acc = $($block)+::<2, 14, 14, 5, 4>::new(&config);
                 $acc.connect_all();
                 Some($body)
             }
             "p4" => {
-                let mut $acc = $crate::accelerator::Accelerator::<4, 13, 13, 5, 4>::new(&config);
+                let mut $acc = $($block)+::<4, 13, 13, 5, 4>::new(&config);
                 $acc.connect_all();
                 Some($body)
             }
             "p8" => {
-                let mut $acc = $crate::accelerator::Accelerator::<8, 12, 12, 5, 4>::new(&config);
+                let mut $acc = $($block)+::<8, 12, 12, 5, 4>::new(&config);
                 $acc.connect_all();
                 Some($body)
             }
             "tiny" => {
-                let mut $acc = $crate::accelerator::Accelerator::<2, 8, 9, 4, 2>::new(&config);
+                let mut $acc = $($block)+::<2, 8, 9, 4, 2>::new(&config);
                 $acc.connect_all();
                 Some($body)
             }

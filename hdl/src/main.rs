@@ -9,7 +9,7 @@ use ola_arith::{Modulus, NttPlan, prime::ntt_primes};
 use ola_hdl::config::{CONFIGS, Config};
 use ola_hdl::engine::JobOp;
 use ola_hdl::harness::{BusDriver, Job, JobDevice, JobOutcome};
-use ola_hdl::with_accelerator;
+use ola_hdl::{with_accelerator, with_spi_accelerator};
 use rust_hdl::prelude::generate_verilog;
 
 #[derive(Parser)]
@@ -28,6 +28,10 @@ enum Command {
         /// Configuration name (see `configs`).
         #[arg(long)]
         config: String,
+        /// Which top: `bus` (the accelerator on its word bus) or `spi` (the
+        /// SPI bridge in front of it; ports sck, mosi, cs_n, miso, busy).
+        #[arg(long, value_enum, default_value_t = Top::Bus)]
+        top: Top,
         /// Output directory (created if missing).
         #[arg(long)]
         out: PathBuf,
@@ -46,6 +50,15 @@ enum Command {
     },
 }
 
+/// The design to emit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Top {
+    /// `Accelerator`: the word bus as ports.
+    Bus,
+    /// `SpiAccelerator`: the board's SPI pins as ports.
+    Spi,
+}
+
 fn lookup(name: &str) -> Result<Config, String> {
     Config::named(name).ok_or_else(|| {
         let names: Vec<&str> = CONFIGS.iter().map(|c| c.name).collect();
@@ -56,12 +69,19 @@ fn lookup(name: &str) -> Result<Config, String> {
     })
 }
 
-fn verilog(config: &str, out: &PathBuf) -> Result<(), String> {
+fn verilog(config: &str, top: Top, out: &PathBuf) -> Result<(), String> {
     let config = lookup(config)?;
-    let text = with_accelerator!(config, |acc| generate_verilog(&acc))
-        .ok_or_else(|| format!("configuration {} has no instantiation", config.name))?;
+    let text = match top {
+        Top::Bus => with_accelerator!(config, |acc| generate_verilog(&acc)),
+        Top::Spi => with_spi_accelerator!(config, |acc| generate_verilog(&acc)),
+    }
+    .ok_or_else(|| format!("configuration {} has no instantiation", config.name))?;
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    let file = out.join(format!("ola_accelerator_{}.v", config.name));
+    let prefix = match top {
+        Top::Bus => "ola_accelerator",
+        Top::Spi => "ola_spi_accelerator",
+    };
+    let file = out.join(format!("{prefix}_{}.v", config.name));
     // Write to a temporary name first so a failure never leaves half a file.
     let partial = file.with_extension("v.partial");
     std::fs::write(&partial, text)
@@ -161,7 +181,7 @@ fn bench(names: &str, min_log_n: Option<u32>) -> Result<(), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Verilog { config, out } => verilog(config, out),
+        Command::Verilog { config, top, out } => verilog(config, *top, out),
         Command::Configs => {
             configs();
             Ok(())

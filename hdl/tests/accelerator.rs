@@ -175,25 +175,29 @@ fn accelerator_p8() {
     check::<8, 6, 6, 4, 2>(TEST_P8, 28);
 }
 
-/// Every named configuration emits Verilog that lints clean and compiles.
+/// Every named configuration emits Verilog that lints clean and compiles,
+/// with the bus as its ports and with the SPI bridge in front.
 #[test]
 fn named_configurations_emit_clean_verilog() {
     for config in ola_hdl::config::CONFIGS {
-        let verilog = ola_hdl::with_accelerator!(*config, |acc| generate_verilog(&acc))
-            .unwrap_or_else(|| panic!("{} has no instantiation", config.name));
-        let dir = rtl_sim::scratch_dir(config.name);
-        let file = dir.join(format!("ola_accelerator_{}.v", config.name));
-        std::fs::write(&file, &verilog).unwrap();
-        if rtl_sim::tool_or_skip(Simulator::Verilator, config.name) {
-            let diagnostics = rtl_sim::lint(&file).unwrap();
-            assert!(
-                !diagnostics.contains("%Warning") && !diagnostics.contains("%Error"),
-                "{}: verilator -Wall:\n{diagnostics}",
-                config.name
-            );
-        }
-        if rtl_sim::tool_or_skip(Simulator::Icarus, config.name) {
-            rtl_sim::icarus_compile(&file).unwrap();
+        let bus = ola_hdl::with_accelerator!(*config, |acc| generate_verilog(&acc));
+        let spi = ola_hdl::with_spi_accelerator!(*config, |acc| generate_verilog(&acc));
+        for (top, verilog) in [("bus", bus), ("spi", spi)] {
+            let verilog = verilog.unwrap_or_else(|| panic!("{} has no instantiation", config.name));
+            let label = format!("{}-{top}", config.name);
+            let dir = rtl_sim::scratch_dir(&label);
+            let file = dir.join(format!("ola_accelerator_{label}.v"));
+            std::fs::write(&file, &verilog).unwrap();
+            if rtl_sim::tool_or_skip(Simulator::Verilator, &label) {
+                let diagnostics = rtl_sim::lint(&file).unwrap();
+                assert!(
+                    !diagnostics.contains("%Warning") && !diagnostics.contains("%Error"),
+                    "{label}: verilator -Wall:\n{diagnostics}"
+                );
+            }
+            if rtl_sim::tool_or_skip(Simulator::Icarus, &label) {
+                rtl_sim::icarus_compile(&file).unwrap();
+            }
         }
     }
 }

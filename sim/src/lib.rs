@@ -13,12 +13,16 @@
 //! [`waveform::Recorder`] writes the bus as a VCD for GTKWave; the job
 //! trace is [`Device::trace`].
 //!
-//! Not yet modelled (issue 3): the SPI link to the firmware's CPU.
+//! [`link::SpiLink`] is the SPI link from the firmware's CPU, cycle-exact
+//! to the RTL bridge: a `WordBus` and an `embedded_hal::spi::SpiDevice`
+//! that counts the cycles spent moving data.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod datapath;
 pub mod device;
+pub mod link;
 pub mod waveform;
 
 pub use device::{Device, JobRecord};
+pub use link::{LinkStats, SpiLink};

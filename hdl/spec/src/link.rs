@@ -2,8 +2,10 @@
 //! the CPU as controller and the FPGA's bridge as peripheral.
 //!
 //! Wire format (SPI mode 0: SCK idles low, both sides sample on the rising
-//! edge and change on the falling edge; most significant bit first; every
-//! field a big-endian 32-bit word). One transaction (CS_N low … high):
+//! edge and change on the falling edge — the bridge's MISO a few cycles
+//! after the rising edge, see [`BRIDGE_DELAY`]; most significant bit
+//! first; every field a big-endian 32-bit word). One transaction (CS_N low
+//! … high):
 //!
 //! | word | write | read |
 //! |---|---|---|
@@ -15,7 +17,9 @@
 //! beyond (so a burst never touches an address it was not asked for — a
 //! read past the end of a region would set a sticky error). Bits after the
 //! last data word are ignored; a transaction cut short (CS_N high in the
-//! middle of a word) performs the accesses of the complete words only.
+//! middle of a word) performs the accesses of the complete words only
+//! (for a read: of the words whose fetch, [`READ_PREFETCH_BITS`] before the
+//! word, was clocked — see [`access_bit`]).
 //!
 //! Timing is in accelerator clock cycles. The bridge samples SCK, MOSI and
 //! CS_N through two-flip-flop synchronisers, so it needs
@@ -45,7 +49,10 @@ pub const fn command(read: bool, count: u16) -> u32 {
 
 /// Decoded command word: `(read, count)`.
 pub const fn decode_command(word: u32) -> (bool, usize) {
-    (word & COMMAND_READ != 0, (word & COMMAND_COUNT_MASK) as usize)
+    (
+        word & COMMAND_READ != 0,
+        (word & COMMAND_COUNT_MASK) as usize,
+    )
 }
 
 /// Bits clocked in a transaction of `count` words.
@@ -77,7 +84,9 @@ impl ControllerTiming {
 
     /// Whether the bridge supports this timing.
     pub const fn is_valid(&self) -> bool {
-        self.ratio >= MIN_CLOCK_RATIO && self.ratio.is_multiple_of(2) && self.cs_high_cycles >= self.ratio
+        self.ratio >= MIN_CLOCK_RATIO
+            && self.ratio.is_multiple_of(2)
+            && self.cs_high_cycles >= self.ratio
     }
 
     /// Accelerator cycles from CS_N falling to CS_N falling of the next
@@ -100,4 +109,64 @@ pub trait WordBus {
 
     /// Reads consecutive addresses from `address` into `words`.
     fn read(&mut self, address: u32, words: &mut [u32]) -> Result<(), Self::Error>;
+}
+
+// The bridge's timing, as the RTL (`ola_hdl::spi_bridge`) implements it and
+// the co-simulation (`tests/tests/link_cosim.rs`) checks cycle for cycle.
+
+/// Accelerator cycles from an SCK rising edge (the cycle SCK is high for
+/// the first time) to the bridge's reaction to it: two cycles through the
+/// synchroniser, one to detect the edge and register the result. The bus
+/// access a bit triggers, and the bridge's next MISO bit, appear this many
+/// cycles after that bit's rising edge.
+///
+/// MISO is a register: read data bit `b` (counted from CS_N falling) is on
+/// it from `rise_cycle(b − 1) + BRIDGE_DELAY` to `rise_cycle(b) +
+/// BRIDGE_DELAY − 1`, so the controller, sampling at `rise_cycle(b)`, has
+/// `ratio − 3` cycles of set-up and 3 of hold. (MISO changes this soon
+/// after the rising edge rather than on the falling edge because a change
+/// triggered by a synchronised falling edge would arrive after the next
+/// rising edge at [`MIN_CLOCK_RATIO`].) Outside read data bits, and while
+/// CS_N is high, MISO is 0.
+pub const BRIDGE_DELAY: u64 = 3;
+
+/// How many bits before a read word's first bit the bridge fetches it: the
+/// read of data word `i` is triggered by the rising edge of bit
+/// `READ_WAIT_BITS − 2 + 32·i` after the address word (counting from 0:
+/// the second-to-last wait bit for word 0, then the second-to-last bit of
+/// the previous word).
+pub const READ_PREFETCH_BITS: u64 = 2;
+
+/// Index (from 0, counted from CS_N falling) of the bit whose rising edge
+/// triggers the bus access of data word `i`: the word's last bit for a
+/// write, [`READ_PREFETCH_BITS`] bits before the word's first bit for a
+/// read.
+pub const fn access_bit(read: bool, i: usize) -> u64 {
+    if read {
+        64 + READ_WAIT_BITS as u64 + 32 * i as u64 - READ_PREFETCH_BITS
+    } else {
+        64 + 32 * i as u64 + 31
+    }
+}
+
+/// Index of the first bit of read data word `i`.
+pub const fn read_data_bit(i: usize) -> u64 {
+    64 + READ_WAIT_BITS as u64 + 32 * i as u64
+}
+
+impl ControllerTiming {
+    /// Cycle (from CS_N falling) at which SCK rises for bit `bit`, when the
+    /// controller clocks the bits back to back.
+    pub const fn rise_cycle(&self, bit: u64) -> u64 {
+        bit * self.ratio as u64 + (self.ratio / 2) as u64
+    }
+
+    /// Cycle (from CS_N falling) at which the bridge performs the bus access
+    /// of data word `i` of a back-to-back transaction: the write of word `i`
+    /// or the read that fetches it. The accelerator sees `bus_write` or
+    /// `bus_read` high in exactly this cycle and no other bus access within
+    /// [`MIN_CLOCK_RATIO`] cycles of it.
+    pub const fn access_cycle(&self, read: bool, i: usize) -> u64 {
+        self.rise_cycle(access_bit(read, i)) + BRIDGE_DELAY
+    }
 }
