@@ -10,6 +10,8 @@
 //! * [`ntt`]: negacyclic NTT / INTT plans (canonical roots, bit-reversed
 //!   twiddle tables), the fast in-place transforms, and the constant-geometry
 //!   data flow the accelerator's engine follows stage by stage.
+//! * [`roots`]: canonical roots and twiddle-table entries one at a time,
+//!   without `alloc` (for firmware that loads twiddles from the primes).
 //! * [`vector`]: the vector unit's pointwise operations.
 //! * [`reference`]: slow, obviously-correct oracles used by tests here and in
 //!   the crates above (schoolbook negacyclic product, naive DFT).
@@ -32,8 +34,10 @@ pub mod ntt;
 pub mod prime;
 #[cfg(feature = "alloc")]
 pub mod reference;
+pub mod roots;
 pub mod vector;
 
 pub use modulus::{Modulus, ModulusError};
 #[cfg(feature = "alloc")]
 pub use ntt::{NttError, NttPlan};
+pub use roots::TwiddleGen;

@@ -28,6 +28,7 @@
 use alloc::vec::Vec;
 
 use crate::modulus::Modulus;
+pub use crate::roots::{bit_reverse, canonical_root};
 
 /// Smallest supported transform size.
 pub const MIN_LOG_N: u32 = 1;
@@ -66,36 +67,6 @@ impl core::fmt::Display for NttError {
 }
 
 impl core::error::Error for NttError {}
-
-/// Reverses the low `bits` bits of `x`.
-#[inline]
-pub fn bit_reverse(x: usize, bits: u32) -> usize {
-    if bits == 0 {
-        0
-    } else {
-        x.reverse_bits() >> (usize::BITS - bits)
-    }
-}
-
-/// The canonical primitive `two_n`-th root of unity modulo `q`, or `None`
-/// when `two_n` does not divide `q - 1` (or is not a power of two).
-///
-/// Canonical means: with `q - 1 = 2^e · odd` and `g` the smallest quadratic
-/// non-residue, `ζ = g^odd` has order exactly `2^e`, and the root is
-/// `ζ^(2^e / two_n)`. Roots of different orders are thus powers of one
-/// another, which is what lets twiddle tables of different sizes nest.
-pub fn canonical_root(modulus: &Modulus, two_n: u64) -> Option<u32> {
-    let q = modulus.value() as u64;
-    let e = (q - 1).trailing_zeros();
-    if !two_n.is_power_of_two() || two_n.trailing_zeros() > e {
-        return None;
-    }
-    let non_residue = (2..q)
-        .find(|&g| modulus.pow(g as u32, (q - 1) / 2) as u64 == q - 1)
-        .expect("every odd prime has a quadratic non-residue");
-    let zeta = modulus.pow(non_residue as u32, (q - 1) >> e);
-    Some(modulus.pow(zeta, 1u64 << (e - two_n.trailing_zeros())))
-}
 
 /// Index into the bit-reversed twiddle table used by butterfly `b` of
 /// stage `s` (stage 0 first for the forward transform): `2^s + (b mod 2^s)`.
@@ -433,6 +404,33 @@ mod tests {
             assert_eq!(p.psi_rev(), &big.psi_rev()[..p.n()]);
             assert_eq!(p.psi_inv_half_rev(), &big.psi_inv_half_rev()[..p.n()]);
         }
+    }
+
+    #[test]
+    fn twiddle_generator_equals_plan_tables() {
+        // The no-alloc generator the firmware loads twiddles with must give
+        // the plan's tables entry for entry, for every size and word size.
+        for (log_n, bits) in [(1, 17), (4, 18), (8, 18), (12, 30), (13, 31), (12, 20)] {
+            for which in 0..2 {
+                let p = plan(log_n, bits, which);
+                let g = crate::TwiddleGen::new(*p.modulus(), p.n()).unwrap();
+                assert_eq!(g.psi(), p.psi());
+                assert_eq!(g.n(), p.n());
+                for k in 0..p.n() {
+                    assert_eq!(g.forward(k), p.psi_rev()[k], "fwd log_n {log_n} k {k}");
+                    assert_eq!(
+                        g.inverse_half(k),
+                        p.psi_inv_half_rev()[k],
+                        "inv log_n {log_n} k {k}"
+                    );
+                }
+            }
+        }
+        let m = Modulus::new(ntt_primes(30, 10).next().unwrap()).unwrap();
+        assert!(crate::TwiddleGen::new(m, 12).is_none());
+        assert!(crate::TwiddleGen::new(m, 1).is_none());
+        let small = Modulus::new(ntt_primes(30, 4).find(|q| q % 64 != 1).unwrap()).unwrap();
+        assert!(crate::TwiddleGen::new(small, 1 << 10).is_none());
     }
 
     #[test]
