@@ -1,7 +1,7 @@
 //! The workspace's one-way layering, checked from `cargo metadata`:
 //! the golden arithmetic depends on nothing of ours, the interface crate
-//! only on it, the simulator never on the RTL, and nothing below the
-//! integration tests on the host side.
+//! only on it, the simulator never on the RTL, the firmware never on the
+//! host, and nothing below the integration tests on the host side.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -55,6 +55,22 @@ fn layers_point_one_way() {
         ("ola-sim", &["ola-arith", "ola-spec"]),
         ("ola-approx", &[]),
         ("ola-ckks", &["ola-arith"]),
+        // host → protocol → firmware → bus: the firmware never sees the
+        // host, the protocol is data only.
+        ("ola-protocol", &["ola-spec"]),
+        ("ola-firmware", &["ola-arith", "ola-spec", "ola-protocol"]),
+        (
+            "ola-device",
+            &[
+                "ola-arith",
+                "ola-spec",
+                "ola-sim",
+                "ola-protocol",
+                "ola-firmware",
+            ],
+        ),
+        ("ola-boards", &["ola-hdl", "ola-spec"]),
+        ("ola", &["ola-approx", "ola-spec", "ola-ckks"]),
     ];
     for (crate_name, may_use) in allowed {
         let Some(actual) = deps.get(*crate_name) else {
