@@ -17,7 +17,8 @@
 
 use ola_arith::{Modulus, NttPlan};
 
-use crate::ntt::LazyNtt;
+use crate::ntt::{LazyNtt, mul_shoup_lazy};
+use crate::simd::Isa;
 
 /// Limb-wise operations of RNS-CKKS.
 pub trait Backend: Send + Sync {
@@ -64,10 +65,57 @@ pub trait Backend: Send + Sync {
     /// below `2^30` (residues of other primes) and reduced constants: the
     /// inner product of fast base conversion.
     fn lincomb(&self, m: usize, inputs: &[&[u32]], consts: &[u32], out: &mut [u32]);
+    /// [`Backend::lincomb`] for several targets over the same inputs:
+    /// `out` holds `ms.len()` limbs one after the other, limb `k` the
+    /// combination with constants `consts[k]` modulo prime `ms[k]`. (The
+    /// CPU backend walks the inputs once, a cache-sized slice at a time,
+    /// for all targets; a device may simply loop.)
+    fn lincomb_multi(&self, ms: &[usize], inputs: &[&[u32]], consts: &[&[u32]], out: &mut [u32]) {
+        let n = self.n();
+        assert!(ms.len() == consts.len() && out.len() == ms.len() * n);
+        for ((&m, c), o) in ms.iter().zip(consts).zip(out.chunks_exact_mut(n)) {
+            self.lincomb(m, inputs, c, o);
+        }
+    }
     /// `acc += a · b` without reduction (products of reduced inputs are
     /// below `2^60`, so up to [`LAZY_MAC_TERMS`] terms may be accumulated
     /// before [`Backend::reduce_lazy`]).
     fn mac_lazy(&self, a: &[u32], b: &[u32], acc: &mut [u64]);
+    /// `acc0 += a · b0` and `acc1 += a · b1`, reduced (the key-switching
+    /// inner product multiplies each extended limb by both halves of a
+    /// key; one pass reads `a` once).
+    fn mac2(
+        &self,
+        m: usize,
+        a: &[u32],
+        b0: &[u32],
+        b1: &[u32],
+        acc0: &mut [u32],
+        acc1: &mut [u32],
+    ) {
+        self.mac(m, a, b0, acc0);
+        self.mac(m, a, b1, acc1);
+    }
+    /// `out0 = a · b0` and `out1 = a · b1` (the first digit of the same
+    /// inner product).
+    fn mul2(
+        &self,
+        m: usize,
+        a: &[u32],
+        b0: &[u32],
+        b1: &[u32],
+        out0: &mut [u32],
+        out1: &mut [u32],
+    ) {
+        self.mul(m, a, b0, out0);
+        self.mul(m, a, b1, out1);
+    }
+    /// `acc0 += a · b0` and `acc1 += a · b1`, lazily (see
+    /// [`Backend::mac_lazy`]).
+    fn mac_lazy2(&self, a: &[u32], b0: &[u32], b1: &[u32], acc0: &mut [u64], acc1: &mut [u64]) {
+        self.mac_lazy(a, b0, acc0);
+        self.mac_lazy(a, b1, acc1);
+    }
     /// `out = acc mod q_m` (and `acc` may be reused after `fill(0)`).
     fn reduce_lazy(&self, m: usize, acc: &[u64], out: &mut [u32]);
     /// `acc = acc mod q_m` in place, to continue accumulating.
@@ -89,6 +137,9 @@ pub const LAZY_MAC_TERMS: usize = 15;
 
 /// `x mod q` for any `u64` by Barrett with `ratio = floor(2^64 / q)`: the
 /// quotient estimate is short by at most one, so one subtraction fixes it.
+/// (The scalar reference the vector kernels' [`Red::reduce64`] is tested
+/// against.)
+#[cfg(test)]
 #[inline(always)]
 fn reduce_u64(x: u64, q: u64, ratio: u64) -> u32 {
     let est = ((x as u128 * ratio as u128) >> 64) as u64;
@@ -96,25 +147,414 @@ fn reduce_u64(x: u64, q: u64, ratio: u64) -> u32 {
     (if r >= q { r - q } else { r }) as u32
 }
 
-/// The CPU backend: ola-arith's Barrett / Shoup arithmetic and its NTT
-/// definition, transformed by [`LazyNtt`] (tested bit-identical to
-/// [`NttPlan`]).
+/// Reduction constants of one prime `q < 2^30`, all in 32-bit words so
+/// that the kernels vectorise (no 64×64-bit products).
+#[derive(Clone, Copy, Debug)]
+struct Red {
+    q: u32,
+    /// `2^32 mod q` and its Shoup companion.
+    r32: u32,
+    r32s: u32,
+    /// `floor(2^32 / q)`: the Shoup companion of 1.
+    one_s: u32,
+}
+
+impl Red {
+    fn new(q: u32) -> Self {
+        let r32 = ((1u64 << 32) % q as u64) as u32;
+        Red {
+            q,
+            r32,
+            r32s: 0,
+            one_s: ((1u64 << 32) / q as u64) as u32,
+        }
+        .with_shoup()
+    }
+
+    fn with_shoup(mut self) -> Self {
+        self.r32s = (((self.r32 as u64) << 32) / self.q as u64) as u32;
+        self
+    }
+
+    /// `x mod q` for `x < 4q`.
+    #[inline(always)]
+    fn fold4(self, x: u32) -> u32 {
+        let two_q = 2 * self.q;
+        let x = if x >= two_q { x - two_q } else { x };
+        if x >= self.q { x - self.q } else { x }
+    }
+
+    /// `x mod q` for any `u32`.
+    #[inline(always)]
+    fn reduce32(self, x: u32) -> u32 {
+        self.fold4(mul_shoup_lazy(x, 1, self.one_s, self.q))
+    }
+
+    /// `x mod q` for any `u64`: `x = hi·2^32 + lo` and
+    /// `hi·(2^32 mod q) + lo`, each term by Shoup to `[0, 2q)`.
+    #[inline(always)]
+    fn reduce64(self, x: u64) -> u32 {
+        let hi = mul_shoup_lazy((x >> 32) as u32, self.r32, self.r32s, self.q);
+        let lo = mul_shoup_lazy(x as u32, 1, self.one_s, self.q);
+        self.fold4(hi + lo)
+    }
+
+    #[inline(always)]
+    fn add(self, a: u32, b: u32) -> u32 {
+        let s = a + b;
+        if s >= self.q { s - self.q } else { s }
+    }
+
+    #[inline(always)]
+    fn sub(self, a: u32, b: u32) -> u32 {
+        let s = a + self.q - b;
+        if s >= self.q { s - self.q } else { s }
+    }
+
+    /// `x · c mod q` for any `x < 2^32`, `c < q` with `cs` its companion.
+    #[inline(always)]
+    fn mul_shoup(self, x: u32, c: u32, cs: u32) -> u32 {
+        let r = mul_shoup_lazy(x, c, cs, self.q);
+        if r >= self.q { r - self.q } else { r }
+    }
+
+    fn shoup(self, c: u32) -> u32 {
+        (((c as u64) << 32) / self.q as u64) as u32
+    }
+}
+
+// The kernels: plain loops over limbs, compiled per instruction set by
+// `multiversion!` below.
+
+#[inline(always)]
+fn add_k(r: Red, a: &[u32], b: &[u32], out: &mut [u32]) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = r.add(x, y);
+    }
+}
+
+#[inline(always)]
+fn add_assign_k(r: Red, a: &mut [u32], b: &[u32]) {
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x = r.add(*x, y);
+    }
+}
+
+#[inline(always)]
+fn sub_k(r: Red, a: &[u32], b: &[u32], out: &mut [u32]) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = r.sub(x, y);
+    }
+}
+
+#[inline(always)]
+fn sub_assign_k(r: Red, a: &mut [u32], b: &[u32]) {
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x = r.sub(*x, y);
+    }
+}
+
+#[inline(always)]
+fn neg_assign_k(r: Red, a: &mut [u32]) {
+    for x in a.iter_mut() {
+        *x = r.sub(0, *x);
+    }
+}
+
+#[inline(always)]
+fn mul_k(r: Red, a: &[u32], b: &[u32], out: &mut [u32]) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = r.reduce64(x as u64 * y as u64);
+    }
+}
+
+#[inline(always)]
+fn mul_assign_k(r: Red, a: &mut [u32], b: &[u32]) {
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x = r.reduce64(*x as u64 * y as u64);
+    }
+}
+
+#[inline(always)]
+fn mac_k(r: Red, a: &[u32], b: &[u32], acc: &mut [u32]) {
+    for ((o, &x), &y) in acc.iter_mut().zip(a).zip(b) {
+        *o = r.reduce64(*o as u64 + x as u64 * y as u64);
+    }
+}
+
+#[inline(always)]
+fn mac2_k(r: Red, a: &[u32], b0: &[u32], b1: &[u32], acc0: &mut [u32], acc1: &mut [u32]) {
+    for ((((o0, o1), &x), &y0), &y1) in acc0.iter_mut().zip(acc1.iter_mut()).zip(a).zip(b0).zip(b1)
+    {
+        *o0 = r.reduce64(*o0 as u64 + x as u64 * y0 as u64);
+        *o1 = r.reduce64(*o1 as u64 + x as u64 * y1 as u64);
+    }
+}
+
+#[inline(always)]
+fn mul2_k(r: Red, a: &[u32], b0: &[u32], b1: &[u32], out0: &mut [u32], out1: &mut [u32]) {
+    for ((((o0, o1), &x), &y0), &y1) in out0.iter_mut().zip(out1.iter_mut()).zip(a).zip(b0).zip(b1)
+    {
+        *o0 = r.reduce64(x as u64 * y0 as u64);
+        *o1 = r.reduce64(x as u64 * y1 as u64);
+    }
+}
+
+#[inline(always)]
+fn mul_const_assign_k(r: Red, a: &mut [u32], c: u32, cs: u32) {
+    for x in a.iter_mut() {
+        *x = r.mul_shoup(*x, c, cs);
+    }
+}
+
+#[inline(always)]
+fn mac_const_k(r: Red, a: &[u32], c: u32, cs: u32, acc: &mut [u32]) {
+    for (o, &x) in acc.iter_mut().zip(a) {
+        *o = r.add(*o, r.mul_shoup(x, c, cs));
+    }
+}
+
+#[inline(always)]
+fn add_const_assign_k(r: Red, a: &mut [u32], c: u32) {
+    for x in a.iter_mut() {
+        *x = r.add(*x, c);
+    }
+}
+
+#[inline(always)]
+fn sub_mul_const_assign_k(r: Red, a: &mut [u32], b: &[u32], c: u32, cs: u32) {
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x = r.mul_shoup(r.sub(*x, y), c, cs);
+    }
+}
+
+#[inline(always)]
+fn reduce_k(r: Red, a: &[u32], out: &mut [u32]) {
+    for (o, &x) in out.iter_mut().zip(a) {
+        *o = r.reduce32(x);
+    }
+}
+
+#[inline(always)]
+fn lincomb_k(r: Red, inputs: &[&[u32]], consts: &[u32], out: &mut [u32]) {
+    let n = out.len();
+    let mut acc = [0u64; LINCOMB_CHUNK];
+    for start in (0..n).step_by(LINCOMB_CHUNK) {
+        let len = LINCOMB_CHUNK.min(n - start);
+        let acc = &mut acc[..len];
+        acc.fill(0);
+        for (batch_in, batch_c) in inputs
+            .chunks(LINCOMB_BATCH)
+            .zip(consts.chunks(LINCOMB_BATCH))
+        {
+            for (input, &c) in batch_in.iter().zip(batch_c) {
+                let c = c as u64;
+                for (a, &x) in acc.iter_mut().zip(&input[start..start + len]) {
+                    *a += x as u64 * c;
+                }
+            }
+            // Keep the accumulator below q so the next batch cannot
+            // overflow.
+            for a in acc.iter_mut() {
+                *a = r.reduce64(*a) as u64;
+            }
+        }
+        for (o, &a) in out[start..start + len].iter_mut().zip(acc.iter()) {
+            *o = a as u32;
+        }
+    }
+}
+
+/// All targets of [`Backend::lincomb_multi`], one cache-sized slice of
+/// coefficients at a time, so the inputs are read from memory once; within
+/// it, `LANES` coefficients accumulate in registers over all inputs.
+#[inline(always)]
+fn lincomb_multi_k(reds: &[Red], inputs: &[&[u32]], consts: &[&[u32]], out: &mut [u32]) {
+    const LANES: usize = 16;
+    let n = inputs.first().map_or(0, |x| x.len());
+    if !n.is_multiple_of(LANES) {
+        for ((&r, cs), o) in reds.iter().zip(consts).zip(out.chunks_exact_mut(n)) {
+            lincomb_k(r, inputs, cs, o);
+        }
+        return;
+    }
+    for start in (0..n).step_by(LINCOMB_CHUNK) {
+        let len = LINCOMB_CHUNK.min(n - start);
+        // Two targets per pass share every input load.
+        let mut outs = out.chunks_exact_mut(n);
+        let mut k = 0;
+        while k + 2 <= reds.len() {
+            let (o0, o1) = (outs.next().expect("target"), outs.next().expect("target"));
+            let (r0, r1) = (reds[k], reds[k + 1]);
+            let (cs0, cs1) = (consts[k], consts[k + 1]);
+            for blk in (start..start + len).step_by(LANES) {
+                let mut acc0 = [0u64; LANES];
+                let mut acc1 = [0u64; LANES];
+                for (b, batch_in) in inputs.chunks(LINCOMB_BATCH).enumerate() {
+                    let base = b * LINCOMB_BATCH;
+                    for (i, x) in batch_in.iter().enumerate() {
+                        let x: &[u32; LANES] = x[blk..blk + LANES].try_into().expect("LANES words");
+                        let (c0, c1) = (cs0[base + i] as u64, cs1[base + i] as u64);
+                        for l in 0..LANES {
+                            acc0[l] += x[l] as u64 * c0;
+                            acc1[l] += x[l] as u64 * c1;
+                        }
+                    }
+                    for l in 0..LANES {
+                        acc0[l] = r0.reduce64(acc0[l]) as u64;
+                        acc1[l] = r1.reduce64(acc1[l]) as u64;
+                    }
+                }
+                for l in 0..LANES {
+                    o0[blk + l] = acc0[l] as u32;
+                    o1[blk + l] = acc1[l] as u32;
+                }
+            }
+            k += 2;
+        }
+        if k < reds.len() {
+            let o = outs.next().expect("target");
+            let (r, cs) = (reds[k], consts[k]);
+            for blk in (start..start + len).step_by(LANES) {
+                let mut acc = [0u64; LANES];
+                for (batch_in, batch_c) in
+                    inputs.chunks(LINCOMB_BATCH).zip(cs.chunks(LINCOMB_BATCH))
+                {
+                    for (x, &c) in batch_in.iter().zip(batch_c) {
+                        let x: &[u32; LANES] = x[blk..blk + LANES].try_into().expect("LANES words");
+                        for l in 0..LANES {
+                            acc[l] += x[l] as u64 * c as u64;
+                        }
+                    }
+                    for a in acc.iter_mut() {
+                        *a = r.reduce64(*a) as u64;
+                    }
+                }
+                for (o, &a) in o[blk..blk + LANES].iter_mut().zip(&acc) {
+                    *o = a as u32;
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn mac_lazy_k(a: &[u32], b: &[u32], acc: &mut [u64]) {
+    for ((o, &x), &y) in acc.iter_mut().zip(a).zip(b) {
+        *o += x as u64 * y as u64;
+    }
+}
+
+#[inline(always)]
+fn mac_lazy2_k(a: &[u32], b0: &[u32], b1: &[u32], acc0: &mut [u64], acc1: &mut [u64]) {
+    for ((((o0, o1), &x), &y0), &y1) in acc0.iter_mut().zip(acc1.iter_mut()).zip(a).zip(b0).zip(b1)
+    {
+        *o0 += x as u64 * y0 as u64;
+        *o1 += x as u64 * y1 as u64;
+    }
+}
+
+#[inline(always)]
+fn reduce_lazy_k(r: Red, acc: &[u64], out: &mut [u32]) {
+    for (o, &x) in out.iter_mut().zip(acc) {
+        *o = r.reduce64(x);
+    }
+}
+
+#[inline(always)]
+fn fold_lazy_k(r: Red, acc: &mut [u64]) {
+    for x in acc.iter_mut() {
+        *x = r.reduce64(*x) as u64;
+    }
+}
+
+/// `round(Σ x_i·w_i / 2^64)` with `w_i = a_i·2^23 + b_i` (`a_i, b_i <
+/// 2^23`): two sums of 32×32-bit products (vector friendly, each term below
+/// `2^53`, so up to `2^11` inputs), combined once per coefficient in 128
+/// bits. Exact, so equal to the direct `u128` sum.
+#[inline(always)]
+fn round_fixed_k(inputs: &[&[u32]], weights: &[u64], out: &mut [u32]) {
+    let n = out.len();
+    let mut sa = [0u64; LINCOMB_CHUNK];
+    let mut sb = [0u64; LINCOMB_CHUNK];
+    for start in (0..n).step_by(LINCOMB_CHUNK) {
+        let len = LINCOMB_CHUNK.min(n - start);
+        let (sa, sb) = (&mut sa[..len], &mut sb[..len]);
+        sa.fill(0);
+        sb.fill(0);
+        for (input, &w) in inputs.iter().zip(weights) {
+            let (a, b) = (w >> 23, w & ((1 << 23) - 1));
+            let input = &input[start..start + len];
+            for (s, &x) in sa.iter_mut().zip(input) {
+                *s += x as u64 * a;
+            }
+            for (s, &x) in sb.iter_mut().zip(input) {
+                *s += x as u64 * b;
+            }
+        }
+        for ((o, &a), &b) in out[start..start + len]
+            .iter_mut()
+            .zip(sa.iter())
+            .zip(sb.iter())
+        {
+            let total = ((a as u128) << 23) + b as u128;
+            *o = ((total + (1 << 63)) >> 64) as u32;
+        }
+    }
+}
+
+crate::simd::multiversion! {
+    fn add_d(r: Red, a: &[u32], b: &[u32], out: &mut [u32]) => add_k;
+    fn add_assign_d(r: Red, a: &mut [u32], b: &[u32]) => add_assign_k;
+    fn sub_d(r: Red, a: &[u32], b: &[u32], out: &mut [u32]) => sub_k;
+    fn sub_assign_d(r: Red, a: &mut [u32], b: &[u32]) => sub_assign_k;
+    fn neg_assign_d(r: Red, a: &mut [u32]) => neg_assign_k;
+    fn mul_d(r: Red, a: &[u32], b: &[u32], out: &mut [u32]) => mul_k;
+    fn mul_assign_d(r: Red, a: &mut [u32], b: &[u32]) => mul_assign_k;
+    fn mac_d(r: Red, a: &[u32], b: &[u32], acc: &mut [u32]) => mac_k;
+    fn mac2_d(r: Red, a: &[u32], b0: &[u32], b1: &[u32], acc0: &mut [u32], acc1: &mut [u32]) => mac2_k;
+    fn mul2_d(r: Red, a: &[u32], b0: &[u32], b1: &[u32], out0: &mut [u32], out1: &mut [u32]) => mul2_k;
+    fn mul_const_assign_d(r: Red, a: &mut [u32], c: u32, cs: u32) => mul_const_assign_k;
+    fn mac_const_d(r: Red, a: &[u32], c: u32, cs: u32, acc: &mut [u32]) => mac_const_k;
+    fn add_const_assign_d(r: Red, a: &mut [u32], c: u32) => add_const_assign_k;
+    fn sub_mul_const_assign_d(r: Red, a: &mut [u32], b: &[u32], c: u32, cs: u32) => sub_mul_const_assign_k;
+    fn reduce_d(r: Red, a: &[u32], out: &mut [u32]) => reduce_k;
+    fn lincomb_d(r: Red, inputs: &[&[u32]], consts: &[u32], out: &mut [u32]) => lincomb_k;
+    fn lincomb_multi_d(reds: &[Red], inputs: &[&[u32]], consts: &[&[u32]], out: &mut [u32]) => lincomb_multi_k;
+    fn mac_lazy_d(a: &[u32], b: &[u32], acc: &mut [u64]) => mac_lazy_k;
+    fn mac_lazy2_d(a: &[u32], b0: &[u32], b1: &[u32], acc0: &mut [u64], acc1: &mut [u64]) => mac_lazy2_k;
+    fn reduce_lazy_d(r: Red, acc: &[u64], out: &mut [u32]) => reduce_lazy_k;
+    fn fold_lazy_d(r: Red, acc: &mut [u64]) => fold_lazy_k;
+    fn round_fixed_d(inputs: &[&[u32]], weights: &[u64], out: &mut [u32]) => round_fixed_k;
+}
+
+/// The CPU backend: exact arithmetic modulo ola-arith's primes with its
+/// NTT definition, transformed by [`LazyNtt`] (tested bit-identical to
+/// [`NttPlan`]). Kernels run with the widest vector extension the CPU has
+/// ([`Isa::detect`]); every choice gives the same bits.
 #[derive(Clone, Debug)]
 pub struct CpuBackend {
     n: usize,
     moduli: Vec<Modulus>,
     plans: Vec<LazyNtt>,
-    /// `floor(2^64 / q)` per prime, for [`reduce_u64`].
-    ratios: Vec<u64>,
+    red: Vec<Red>,
+    isa: Isa,
 }
 
 impl CpuBackend {
-    /// Plans the NTT of size `n` for every prime.
+    /// Plans the NTT of size `n` for every prime, with the kernels of the
+    /// widest vector extension of this CPU.
     ///
     /// # Panics
     /// If a prime does not support size `n` or exceeds 30 bits (parameters
     /// built by [`crate::Params`] never do).
     pub fn new(n: usize, moduli: &[Modulus]) -> Self {
+        Self::with_isa(n, moduli, Isa::detect())
+    }
+
+    /// Like [`CpuBackend::new`] with the kernels of `isa` (for instance
+    /// [`Isa::SCALAR`], the reference the vector code is tested against).
+    pub fn with_isa(n: usize, moduli: &[Modulus], isa: Isa) -> Self {
         let plans = moduli
             .iter()
             .map(|&m| LazyNtt::new(&NttPlan::new(n, m).expect("NTT-friendly prime")))
@@ -123,13 +563,14 @@ impl CpuBackend {
             n,
             moduli: moduli.to_vec(),
             plans,
-            ratios: moduli.iter().map(|m| u64::MAX / m.value() as u64).collect(),
+            red: moduli.iter().map(|m| Red::new(m.value())).collect(),
+            isa,
         }
     }
 
-    #[inline]
-    fn q(&self, m: usize) -> &Modulus {
-        &self.moduli[m]
+    /// The instruction set the kernels run with.
+    pub fn isa(&self) -> Isa {
+        self.isa
     }
 }
 
@@ -148,7 +589,7 @@ fn same_len(n: usize, lens: &[usize]) {
 const LINCOMB_BATCH: usize = 15;
 /// Coefficients processed together in [`CpuBackend::lincomb`] so that the
 /// accumulators stay in cache.
-const LINCOMB_CHUNK: usize = 256;
+const LINCOMB_CHUNK: usize = 128;
 
 impl Backend for CpuBackend {
     fn n(&self) -> usize {
@@ -160,107 +601,111 @@ impl Backend for CpuBackend {
     }
 
     fn ntt_fwd(&self, m: usize, a: &mut [u32]) {
-        self.plans[m].fwd(a);
+        self.plans[m].fwd(self.isa, a);
     }
 
     fn ntt_inv(&self, m: usize, a: &mut [u32]) {
-        self.plans[m].inv(a);
+        self.plans[m].inv(self.isa, a);
     }
 
     fn add(&self, m: usize, a: &[u32], b: &[u32], out: &mut [u32]) {
         same_len(self.n, &[a.len(), b.len(), out.len()]);
-        ola_arith::vector::add(self.q(m), a, b, out);
+        add_d(self.isa, self.red[m], a, b, out);
     }
 
     fn add_assign(&self, m: usize, a: &mut [u32], b: &[u32]) {
         same_len(self.n, &[a.len(), b.len()]);
-        let q = self.q(m);
-        for (x, &y) in a.iter_mut().zip(b) {
-            *x = q.add(*x, y);
-        }
+        add_assign_d(self.isa, self.red[m], a, b);
     }
 
     fn sub(&self, m: usize, a: &[u32], b: &[u32], out: &mut [u32]) {
         same_len(self.n, &[a.len(), b.len(), out.len()]);
-        ola_arith::vector::sub(self.q(m), a, b, out);
+        sub_d(self.isa, self.red[m], a, b, out);
     }
 
     fn sub_assign(&self, m: usize, a: &mut [u32], b: &[u32]) {
         same_len(self.n, &[a.len(), b.len()]);
-        let q = self.q(m);
-        for (x, &y) in a.iter_mut().zip(b) {
-            *x = q.sub(*x, y);
-        }
+        sub_assign_d(self.isa, self.red[m], a, b);
     }
 
     fn neg_assign(&self, m: usize, a: &mut [u32]) {
         same_len(self.n, &[a.len()]);
-        let q = self.q(m);
-        for x in a.iter_mut() {
-            *x = q.neg(*x);
-        }
+        neg_assign_d(self.isa, self.red[m], a);
     }
 
     fn mul(&self, m: usize, a: &[u32], b: &[u32], out: &mut [u32]) {
         same_len(self.n, &[a.len(), b.len(), out.len()]);
-        ola_arith::vector::mul(self.q(m), a, b, out);
+        mul_d(self.isa, self.red[m], a, b, out);
     }
 
     fn mul_assign(&self, m: usize, a: &mut [u32], b: &[u32]) {
         same_len(self.n, &[a.len(), b.len()]);
-        let q = self.q(m);
-        for (x, &y) in a.iter_mut().zip(b) {
-            *x = q.mul(*x, y);
-        }
+        mul_assign_d(self.isa, self.red[m], a, b);
     }
 
     fn mac(&self, m: usize, a: &[u32], b: &[u32], acc: &mut [u32]) {
         same_len(self.n, &[a.len(), b.len(), acc.len()]);
-        ola_arith::vector::mac(self.q(m), a, b, acc);
+        mac_d(self.isa, self.red[m], a, b, acc);
+    }
+
+    fn mac2(
+        &self,
+        m: usize,
+        a: &[u32],
+        b0: &[u32],
+        b1: &[u32],
+        acc0: &mut [u32],
+        acc1: &mut [u32],
+    ) {
+        same_len(
+            self.n,
+            &[a.len(), b0.len(), b1.len(), acc0.len(), acc1.len()],
+        );
+        mac2_d(self.isa, self.red[m], a, b0, b1, acc0, acc1);
+    }
+
+    fn mul2(
+        &self,
+        m: usize,
+        a: &[u32],
+        b0: &[u32],
+        b1: &[u32],
+        out0: &mut [u32],
+        out1: &mut [u32],
+    ) {
+        same_len(
+            self.n,
+            &[a.len(), b0.len(), b1.len(), out0.len(), out1.len()],
+        );
+        mul2_d(self.isa, self.red[m], a, b0, b1, out0, out1);
     }
 
     fn mul_const_assign(&self, m: usize, a: &mut [u32], c: u32) {
         same_len(self.n, &[a.len()]);
-        let q = self.q(m);
-        let c_shoup = q.shoup(c);
-        for x in a.iter_mut() {
-            *x = q.mul_shoup(*x, c, c_shoup);
-        }
+        let r = self.red[m];
+        mul_const_assign_d(self.isa, r, a, c, r.shoup(c));
     }
 
     fn mac_const(&self, m: usize, a: &[u32], c: u32, acc: &mut [u32]) {
         same_len(self.n, &[a.len(), acc.len()]);
-        let q = self.q(m);
-        let c_shoup = q.shoup(c);
-        for (o, &x) in acc.iter_mut().zip(a) {
-            *o = q.add(*o, q.mul_shoup(x, c, c_shoup));
-        }
+        let r = self.red[m];
+        mac_const_d(self.isa, r, a, c, r.shoup(c), acc);
     }
 
     fn add_const_assign(&self, m: usize, a: &mut [u32], c: u32) {
         same_len(self.n, &[a.len()]);
-        let q = self.q(m);
-        for x in a.iter_mut() {
-            *x = q.add(*x, c);
-        }
+        add_const_assign_d(self.isa, self.red[m], a, c);
     }
 
     fn sub_mul_const_assign(&self, m: usize, a: &mut [u32], b: &[u32], c: u32) {
         same_len(self.n, &[a.len(), b.len()]);
-        let q = self.q(m);
-        let c_shoup = q.shoup(c);
-        for (x, &y) in a.iter_mut().zip(b) {
-            // q.sub(x, y) < q < 2^31, within mul_shoup's input range.
-            *x = q.mul_shoup(q.sub(*x, y), c, c_shoup);
-        }
+        let r = self.red[m];
+        sub_mul_const_assign_d(self.isa, r, a, b, c, r.shoup(c));
     }
 
     fn reduce(&self, m: usize, a: &[u32], out: &mut [u32]) {
         same_len(self.n, &[a.len(), out.len()]);
-        let qv = self.q(m).value();
-        for (o, &x) in out.iter_mut().zip(a) {
-            *o = x % qv;
-        }
+        reduce_d(self.isa, self.red[m], a, out);
     }
 
     fn lincomb(&self, m: usize, inputs: &[&[u32]], consts: &[u32], out: &mut [u32]) {
@@ -269,71 +714,60 @@ impl Backend for CpuBackend {
         for input in inputs {
             same_len(self.n, &[input.len()]);
         }
-        let (qv, ratio) = (self.q(m).value() as u64, self.ratios[m]);
-        let mut acc = [0u64; LINCOMB_CHUNK];
-        for start in (0..self.n).step_by(LINCOMB_CHUNK) {
-            let len = LINCOMB_CHUNK.min(self.n - start);
-            let acc = &mut acc[..len];
-            acc.fill(0);
-            for (batch_in, batch_c) in inputs
-                .chunks(LINCOMB_BATCH)
-                .zip(consts.chunks(LINCOMB_BATCH))
-            {
-                for (input, &c) in batch_in.iter().zip(batch_c) {
-                    let c = c as u64;
-                    for (a, &x) in acc.iter_mut().zip(&input[start..start + len]) {
-                        *a += x as u64 * c;
-                    }
-                }
-                // Keep the accumulator below q so the next batch cannot
-                // overflow.
-                for a in acc.iter_mut() {
-                    *a = reduce_u64(*a, qv, ratio) as u64;
-                }
-            }
-            for (o, &a) in out[start..start + len].iter_mut().zip(acc.iter()) {
-                *o = a as u32;
-            }
+        lincomb_d(self.isa, self.red[m], inputs, consts, out);
+    }
+
+    fn lincomb_multi(&self, ms: &[usize], inputs: &[&[u32]], consts: &[&[u32]], out: &mut [u32]) {
+        assert_eq!(ms.len(), consts.len(), "one constant list per target");
+        assert_eq!(out.len(), ms.len() * self.n, "one output limb per target");
+        for input in inputs {
+            same_len(self.n, &[input.len()]);
         }
+        for c in consts {
+            assert_eq!(c.len(), inputs.len(), "one constant per input");
+        }
+        if inputs.is_empty() {
+            out.fill(0);
+            return;
+        }
+        let reds: Vec<Red> = ms.iter().map(|&m| self.red[m]).collect();
+        lincomb_multi_d(self.isa, &reds, inputs, consts, out);
     }
 
     fn mac_lazy(&self, a: &[u32], b: &[u32], acc: &mut [u64]) {
         same_len(self.n, &[a.len(), b.len(), acc.len()]);
-        for ((o, &x), &y) in acc.iter_mut().zip(a).zip(b) {
-            *o += x as u64 * y as u64;
-        }
+        mac_lazy_d(self.isa, a, b, acc);
+    }
+
+    fn mac_lazy2(&self, a: &[u32], b0: &[u32], b1: &[u32], acc0: &mut [u64], acc1: &mut [u64]) {
+        same_len(
+            self.n,
+            &[a.len(), b0.len(), b1.len(), acc0.len(), acc1.len()],
+        );
+        mac_lazy2_d(self.isa, a, b0, b1, acc0, acc1);
     }
 
     fn reduce_lazy(&self, m: usize, acc: &[u64], out: &mut [u32]) {
         same_len(self.n, &[acc.len(), out.len()]);
-        let (q, ratio) = (self.q(m).value() as u64, self.ratios[m]);
-        for (o, &x) in out.iter_mut().zip(acc) {
-            *o = reduce_u64(x, q, ratio);
-        }
+        reduce_lazy_d(self.isa, self.red[m], acc, out);
     }
 
     fn fold_lazy(&self, m: usize, acc: &mut [u64]) {
         same_len(self.n, &[acc.len()]);
-        let (q, ratio) = (self.q(m).value() as u64, self.ratios[m]);
-        for x in acc.iter_mut() {
-            *x = reduce_u64(*x, q, ratio) as u64;
-        }
+        fold_lazy_d(self.isa, self.red[m], acc);
     }
 
     fn round_fixed(&self, inputs: &[&[u32]], weights: &[u64], out: &mut [u32]) {
         assert_eq!(inputs.len(), weights.len(), "one weight per input");
+        assert!(
+            inputs.len() <= 1 << 11 && weights.iter().all(|&w| w < 1 << 46),
+            "round_fixed takes at most 2^11 inputs and weights below 2^46"
+        );
         same_len(self.n, &[out.len()]);
         for input in inputs {
             same_len(self.n, &[input.len()]);
         }
-        for (k, o) in out.iter_mut().enumerate() {
-            let sum: u128 = inputs
-                .iter()
-                .zip(weights)
-                .map(|(x, &w)| x[k] as u128 * w as u128)
-                .sum();
-            *o = ((sum + (1 << 63)) >> 64) as u32;
-        }
+        round_fixed_d(self.isa, inputs, weights, out);
     }
 
     fn permute(&self, a: &[u32], perm: &[u32], out: &mut [u32]) {
@@ -428,6 +862,65 @@ mod tests {
             let mut red = vec![0; n];
             be.reduce(m, &inputs[0], &mut red);
             assert!((0..n).all(|i| red[i] == inputs[0][i] % q));
+        }
+    }
+
+    #[test]
+    fn every_instruction_set_matches_u128() {
+        // The vector kernels and the scalar reference, on the batched
+        // operations of key switching (more inputs than one batch).
+        let (detected, mut rng) = setup();
+        let n = detected.n();
+        let moduli = detected.moduli().to_vec();
+        for isa in Isa::all_supported() {
+            let be = CpuBackend::with_isa(n, &moduli, isa);
+            let inputs: Vec<Vec<u32>> =
+                (0..18).map(|_| random_limb(&mut rng, 1 << 30, n)).collect();
+            let refs: Vec<&[u32]> = inputs.iter().map(|v| v.as_slice()).collect();
+            let ms = [0usize, 1, 2];
+            let consts: Vec<Vec<u32>> = ms
+                .iter()
+                .map(|&m| {
+                    (0..18)
+                        .map(|_| rng.random_range(0..moduli[m].value()))
+                        .collect()
+                })
+                .collect();
+            let crefs: Vec<&[u32]> = consts.iter().map(|c| c.as_slice()).collect();
+            let mut out = vec![0u32; 3 * n];
+            be.lincomb_multi(&ms, &refs, &crefs, &mut out);
+            for (t, &m) in ms.iter().enumerate() {
+                let q = moduli[m].value() as u128;
+                for i in 0..n {
+                    let want = (0..18)
+                        .map(|k| inputs[k][i] as u128 * consts[t][k] as u128)
+                        .sum::<u128>()
+                        % q;
+                    assert_eq!(out[t * n + i] as u128, want, "{:?} target {t}", be.isa());
+                }
+            }
+            let weights: Vec<u64> = (0..18).map(|_| rng.random_range(0..1u64 << 46)).collect();
+            be.round_fixed(&refs, &weights, &mut out[..n]);
+            for i in 0..n {
+                let sum: u128 = (0..18)
+                    .map(|k| inputs[k][i] as u128 * weights[k] as u128)
+                    .sum();
+                assert_eq!(out[i] as u128, (sum + (1 << 63)) >> 64, "{:?}", be.isa());
+            }
+            let q = moduli[1].value();
+            let (a, b0, b1) = (
+                random_limb(&mut rng, q, n),
+                random_limb(&mut rng, q, n),
+                random_limb(&mut rng, q, n),
+            );
+            let (mut o0, mut o1) = (vec![0; n], vec![0; n]);
+            be.mul2(1, &a, &b0, &b1, &mut o0, &mut o1);
+            be.mac2(1, &a, &b0, &b1, &mut o0, &mut o1);
+            let q = q as u128;
+            for i in 0..n {
+                assert_eq!(o0[i] as u128, 2 * (a[i] as u128 * b0[i] as u128 % q) % q);
+                assert_eq!(o1[i] as u128, 2 * (a[i] as u128 * b1[i] as u128 % q) % q);
+            }
         }
     }
 

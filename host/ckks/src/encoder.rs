@@ -310,7 +310,13 @@ pub(crate) fn centered_coeffs_f64(ring: &Ring, poly: &RnsPoly) -> Vec<f64> {
             let a = qi.mul(qi.sub(poly.limb(i)[c], acc), prefix_inv[i]) as i64;
             digits[i] = if a > qv / 2 { a - qv } else { a };
         }
-        *o = (0..l).rev().map(|i| digits[i] as f64 * radix_f[i]).sum();
+        // Zero digits are skipped: above about 34 limbs the radix
+        // overflows f64, and 0 · inf would be NaN for a small value.
+        *o = (0..l)
+            .rev()
+            .filter(|&i| digits[i] != 0)
+            .map(|i| digits[i] as f64 * radix_f[i])
+            .sum();
     }
     out
 }
@@ -414,6 +420,31 @@ mod tests {
         let back = enc.decode(&ring, &pt).unwrap();
         let err = max_error(&z, &back);
         assert!(err < (-40f64).exp2(), "error 2^{:.1}", err.log2());
+    }
+
+    #[test]
+    fn decode_works_above_the_f64_range_of_the_modulus() {
+        // 42 limbs: Q ≈ 2^1260 is beyond f64, the values are not.
+        let params = crate::Params::new_insecure_for_tests(crate::ParamsLiteral {
+            log_n: 10,
+            base_bits: 30,
+            base_limbs: 2,
+            limb_bits: 30,
+            levels: 40,
+            level_primes: 1,
+            special_bits: 30,
+            special_primes: 1,
+            digit_size: 1,
+            log_scale: 30,
+        })
+        .unwrap();
+        let ring = Ring::cpu(params);
+        let enc = Encoder::new(&ring);
+        let mut rng = ChaCha20Rng::seed_from_u64(13);
+        let z = random_values(&mut rng, enc.slots());
+        let pt = enc.encode(&ring, &z, 40, (30f64).exp2()).unwrap();
+        let err = max_error(&z, &enc.decode(&ring, &pt).unwrap());
+        assert!(err < (-24f64).exp2(), "error 2^{:.1}", err.log2());
     }
 
     #[test]

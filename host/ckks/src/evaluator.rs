@@ -15,11 +15,17 @@ use crate::error::{Error, Result};
 use crate::keys::{
     EvaluationKeys, SwitchingKey, galois_element_conjugate, galois_element_for_rotation,
 };
-use crate::ring::{Ring, RnsPoly};
+use crate::ring::{Ring, RnsPoly, f64_int_mod};
 
 /// Largest relative difference between scales that still count as equal
 /// for additions: far below any precision CKKS delivers.
 const SCALE_TOLERANCE: f64 = 1e-9;
+
+/// Largest integer constant (`2^500`) an addition or product by a real
+/// constant may use: far above any `c · scale` that can still decrypt
+/// (with double-prime scaling a leaf of the polynomial evaluator sits at
+/// about 2^120), so only nonsense is refused.
+const MAX_INT_CONST: f64 = 3.273_390_607_896_142e150;
 
 /// Homomorphic operations on ciphertexts of one parameter set.
 pub struct Evaluator {
@@ -105,9 +111,14 @@ impl Evaluator {
             if x.level == level {
                 Ok(Cow::Borrowed(x))
             } else {
-                let mut y = x.clone();
-                self.drop_level_assign(&mut y, level)?;
-                Ok(Cow::Owned(y))
+                // Copy only the limbs that stay.
+                let limbs = self.ring.params().limbs_at(level);
+                Ok(Cow::Owned(Ciphertext {
+                    c: x.c.iter().map(|c| c.restrict_q(limbs)).collect(),
+                    scale: x.scale,
+                    level,
+                    params_id: x.params_id,
+                }))
             }
         };
         Ok((at(a)?, at(b)?))
@@ -190,14 +201,13 @@ impl Evaluator {
     pub fn add_const_assign(&self, ct: &mut Ciphertext, c: f64) -> Result<()> {
         self.check(ct)?;
         let v = (c * ct.scale).round();
-        if !v.is_finite() || v.abs() > 1e36 {
+        if !v.is_finite() || v.abs() >= MAX_INT_CONST {
             return Err(Error::Encoding(format!("constant {c} × scale overflows")));
         }
-        let v = v as i128;
         let be = self.ring.backend();
         for i in 0..ct.c[0].q_limbs() {
-            let q = be.moduli()[i].value() as i128;
-            be.add_const_assign(i, ct.c[0].limb_mut(i), v.rem_euclid(q) as u32);
+            let r = f64_int_mod(v, be.moduli()[i].value());
+            be.add_const_assign(i, ct.c[0].limb_mut(i), r);
         }
         Ok(())
     }
@@ -206,15 +216,15 @@ impl Evaluator {
     pub fn mul_int_assign(&self, ct: &mut Ciphertext, k: i64) -> Result<()> {
         self.check(ct)?;
         for c in &mut ct.c {
-            self.ring.mul_int_assign(c, k);
+            self.ring.mul_int_assign(c, k.into());
         }
         Ok(())
     }
 
-    /// Multiplies by a real constant encoded as `round(c · q_ℓ)` with `q_ℓ`
-    /// the prime the next rescale removes, so that after
-    /// [`Evaluator::rescale_assign`] the scale is back exactly where it was.
-    /// Needs a level to rescale.
+    /// Multiplies by a real constant encoded as `round(c · D_ℓ)` with `D_ℓ`
+    /// the divisor of the next rescale ([`crate::Params::rescale_factor`]),
+    /// so that after [`Evaluator::rescale_assign`] the scale is back exactly
+    /// where it was. Needs a level to rescale.
     pub fn mul_const_assign(&self, ct: &mut Ciphertext, c: f64) -> Result<()> {
         self.check(ct)?;
         if ct.level == 0 {
@@ -224,14 +234,13 @@ impl Evaluator {
                 needed: 1,
             });
         }
-        let limbs = ct.c[0].q_limbs();
-        let q_l = self.ring.params().q()[limbs - 1].value() as f64;
+        let q_l = self.ring.params().rescale_factor(ct.level);
         let v = (c * q_l).round();
-        if !v.is_finite() || v.abs() >= (i64::MAX as f64) {
+        if !v.is_finite() || v.abs() >= MAX_INT_CONST {
             return Err(Error::Encoding(format!("constant {c} too large")));
         }
         for p in &mut ct.c {
-            self.ring.mul_int_assign(p, v as i64);
+            self.ring.mul_f64_int_assign(p, v);
         }
         ct.scale *= q_l;
         Ok(())
@@ -242,16 +251,30 @@ impl Evaluator {
     pub fn mul_new(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
         Self::check_degree(a, 1)?;
         Self::check_degree(b, 1)?;
-        let (a, b) = self.aligned(a, b)?;
-        let ring = &*self.ring;
-        let d0 = ring.mul_new(&a.c[0], &b.c[0]);
-        let mut d1 = ring.mul_new(&a.c[0], &b.c[1]);
-        ring.mac(&a.c[1], &b.c[0], &mut d1);
-        let d2 = ring.mul_new(&a.c[1], &b.c[1]);
+        self.check(a)?;
+        self.check(b)?;
+        // At the common level, reading only the limbs that stay (no copy of
+        // the higher operand).
+        let level = a.level.min(b.level);
+        let limbs = self.ring.params().limbs_at(level);
+        let be = self.ring.backend();
+        let mut d = [0, 1, 2].map(|_| self.ring.zero(limbs, 0, true));
+        for i in 0..limbs {
+            let (a0, a1, b0, b1) = (
+                a.c[0].limb(i),
+                a.c[1].limb(i),
+                b.c[0].limb(i),
+                b.c[1].limb(i),
+            );
+            be.mul(i, a0, b0, d[0].limb_mut(i));
+            be.mul(i, a0, b1, d[1].limb_mut(i));
+            be.mac(i, a1, b0, d[1].limb_mut(i));
+            be.mul(i, a1, b1, d[2].limb_mut(i));
+        }
         Ok(Ciphertext {
-            c: vec![d0, d1, d2],
+            c: d.into(),
             scale: a.scale * b.scale,
-            level: a.level,
+            level,
             params_id: a.params_id,
         })
     }
@@ -279,7 +302,8 @@ impl Evaluator {
         Ok(())
     }
 
-    /// Divides by the last prime `q_ℓ` (rounding): level − 1, scale / `q_ℓ`.
+    /// Divides by the level's primes (their product `D_ℓ`, rounding):
+    /// level − 1, scale / `D_ℓ`.
     pub fn rescale_assign(&self, ct: &mut Ciphertext) -> Result<()> {
         self.check(ct)?;
         if ct.level == 0 {
@@ -289,7 +313,7 @@ impl Evaluator {
                 needed: 1,
             });
         }
-        let q_l = self.ring.params().q()[ct.c[0].q_limbs() - 1].value() as f64;
+        let q_l = self.ring.params().rescale_factor(ct.level);
         for c in &mut ct.c {
             self.ring.rescale(c);
         }
@@ -317,7 +341,7 @@ impl Evaluator {
 
     /// Relinearises a degree-2 ciphertext and rescales it, with the
     /// division by `P` of the key switching and the rescale fused
-    /// ([`Ring::mod_down_rescale`]): `(d_i·P + k_i) / (P·q_ℓ)` in one
+    /// ([`Ring::mod_down_rescale`]): `(d_i·P + k_i) / (P·D_ℓ)` in one
     /// rounding, which saves `ℓ + 1` NTTs per polynomial against
     /// [`Evaluator::relinearize_assign`] then [`Evaluator::rescale_assign`]
     /// (the results agree to one unit of rounding).
@@ -340,7 +364,7 @@ impl Evaluator {
         self.ring.add_times_p(&mut k1, &ct.c[1]);
         self.ring.mod_down_rescale(&mut k0);
         self.ring.mod_down_rescale(&mut k1);
-        let q_l = self.ring.params().q()[ct.c[0].q_limbs() - 1].value() as f64;
+        let q_l = self.ring.params().rescale_factor(ct.level);
         ct.c = vec![k0, k1];
         ct.scale /= q_l;
         ct.level -= 1;
@@ -369,17 +393,13 @@ impl Evaluator {
             });
         }
         let k = (c * acc.scale / x.scale).round();
-        if !k.is_finite() || k.abs() >= 9.0e18 {
+        if !k.is_finite() || k.abs() >= MAX_INT_CONST {
             return Err(Error::Encoding(format!(
-                "coefficient {c} needs the integer {k:e}, beyond 64 bits"
+                "coefficient {c} needs the integer {k:e}, beyond 2^500"
             )));
         }
-        let limbs = acc.c[0].q_limbs();
         for (a, xp) in acc.c.iter_mut().zip(&x.c) {
-            let mut t = xp.clone();
-            t.truncate_q(limbs);
-            self.ring.mul_int_assign(&mut t, k as i64);
-            self.ring.add_assign(a, &t);
+            self.ring.mac_f64_int(a, xp, k);
         }
         Ok(())
     }

@@ -12,10 +12,14 @@
 //! [`polynomial`] evaluates Chebyshev-basis polynomials by baby-step
 //! giant-step on top of the evaluator only (it never touches the ring).
 //!
+//! [`simd`] picks the instruction set of the CPU backend's kernels at run
+//! time (AVX-512, AVX2 or baseline; every choice gives the same bits).
+//!
 //! Not yet here (issue 5): the device backend (and so the CPU/device
-//! bit-identity suite), and the performance bars at N = 2^16 (see
-//! docs/BENCHMARKS.md).
-#![forbid(unsafe_code)]
+//! bit-identity suite). Performance at N = 2^16: docs/BENCHMARKS.md.
+// `unsafe` only where `simd` calls `#[target_feature]` kernels after a
+// run-time feature check.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod backend;
@@ -30,6 +34,7 @@ pub mod params;
 pub mod polynomial;
 pub mod ring;
 pub mod serialize;
+pub mod simd;
 
 pub use backend::{Backend, CpuBackend};
 pub use ciphertext::{Ciphertext, Plaintext};
@@ -43,3 +48,4 @@ pub use keys::{
 pub use params::{Params, ParamsLiteral, presets};
 pub use polynomial::{ChebyshevPoly, PolynomialEvaluator};
 pub use ring::{Ring, RnsPoly};
+pub use simd::Isa;

@@ -6,9 +6,18 @@
 //! word. `Q = q_0 ⋯ q_{B-1} · q_B ⋯ q_{B+L-1}`: the first `B = base_limbs`
 //! primes stay to the end and give the headroom above the scale a
 //! decrypted message needs (with 30-bit words one prime is not enough
-//! headroom over a 2^30 scale, so the default sets use two); the next `L =
-//! levels` primes are divided away one per rescale. A ciphertext at level
-//! `ℓ` has `B + ℓ` limbs. `P = p_0 ⋯ p_{α-1}` are the special primes of
+//! headroom over a 2^30 scale, so the default sets use two or three); the
+//! next `r·L` primes (`L = levels`, `r = level_primes`) are divided away `r`
+//! at a time, one group per rescale. A ciphertext at level `ℓ` has
+//! `B + r·ℓ` limbs.
+//!
+//! **Double-prime scaling.** With one 30-bit prime per level the scale is
+//! about 2^30, and the rounding noise of encryption and rescale (a few
+//! hundred units per coefficient, times `sqrt(N)` in the slots) leaves only
+//! about 13 bits at N = 2^16. With `r = 2` each level divides by a product
+//! of two 30-bit primes, so the scale is about 2^59 while every limb stays a
+//! device word: the precision is that of a 60-bit-prime chain (as in the
+//! double-prime rescaling of GPU / FPGA CKKS works), at twice the limbs. `P = p_0 ⋯ p_{α-1}` are the special primes of
 //! hybrid key switching; `α` is also the digit size, so a ciphertext of
 //! `B + ℓ` limbs is decomposed into `ceil((B + ℓ) / α)` digits.
 //!
@@ -17,7 +26,7 @@
 //! otherwise [`Params::new`] refuses the set with [`Error::Insecure`].
 
 use ola_arith::Modulus;
-use ola_arith::prime::ntt_primes;
+use ola_arith::prime::{is_prime, ntt_primes};
 
 use crate::error::{Error, Result};
 
@@ -58,8 +67,11 @@ pub struct ParamsLiteral {
     /// Bit size of the rescaling primes; the default scale should be close
     /// to `2^limb_bits` so that rescaling keeps the scale.
     pub limb_bits: u32,
-    /// Number of rescaling primes (`L`): the multiplicative depth.
+    /// Number of levels (`L`): the multiplicative depth.
     pub levels: usize,
+    /// Rescaling primes per level (`r`, 1 or 2): a rescale divides by the
+    /// product of `r` primes, so the scale is about `2^(r·limb_bits)`.
+    pub level_primes: usize,
     /// Bit size of the special primes.
     pub special_bits: u32,
     /// Number of special primes (`P` is their product).
@@ -114,6 +126,7 @@ impl Params {
             base_limbs,
             limb_bits,
             levels,
+            level_primes,
             special_bits,
             special_primes,
             digit_size,
@@ -133,6 +146,18 @@ impl Params {
                     "{name} = {bits} is outside {MIN_LIMB_BITS}..={MAX_LIMB_BITS} (device words are 30 bits)"
                 ));
             }
+        }
+        if !(1..=2).contains(&level_primes) {
+            return bad(format!(
+                "level_primes = {level_primes} must be 1 or 2 (primes divided away per rescale)"
+            ));
+        }
+        if level_primes == 2 && log_scale != 2 * limb_bits - 1 {
+            return bad(format!(
+                "log_scale = {log_scale} must be {} with two {limb_bits}-bit primes per level: \
+                 the middle of their products' range, so that pairs close to the scale exist",
+                2 * limb_bits - 1
+            ));
         }
         if base_limbs == 0 {
             return bad("base_limbs must be at least 1".into());
@@ -154,8 +179,13 @@ impl Params {
         }
         // Primes are drawn largest first, each prime at most once even when
         // two groups share a bit size.
-        let mut used: Vec<u64> = Vec::new();
-        let mut take = |bits: u32, count: usize, what: &str| -> Result<Vec<Modulus>> {
+        fn take(
+            used: &mut Vec<u64>,
+            bits: u32,
+            log_n: u32,
+            count: usize,
+            what: &str,
+        ) -> Result<Vec<u64>> {
             let picked: Vec<u64> = ntt_primes(bits, log_n)
                 .filter(|q| !used.contains(q))
                 .take(count)
@@ -167,14 +197,19 @@ impl Params {
                 )));
             }
             used.extend_from_slice(&picked);
-            Ok(picked
-                .into_iter()
-                .map(|q| Modulus::new(q).expect("ntt_primes yields valid primes"))
-                .collect())
-        };
-        let mut q = take(base_bits, base_limbs, "base")?;
-        q.extend(take(limb_bits, levels, "rescaling")?);
-        let p = take(special_bits, special_primes, "special")?;
+            Ok(picked)
+        }
+        let mut used: Vec<u64> = Vec::new();
+        let mut q = take(&mut used, base_bits, log_n, base_limbs, "base")?;
+        if level_primes == 1 {
+            q.extend(take(&mut used, limb_bits, log_n, levels, "rescaling")?);
+        } else {
+            q.extend(level_pairs(&mut used, limb_bits, log_n, levels, log_scale)?);
+        }
+        let p = take(&mut used, special_bits, log_n, special_primes, "special")?;
+        let modulus = |v: u64| Modulus::new(v).expect("ntt_primes yields valid primes");
+        let q: Vec<Modulus> = q.into_iter().map(modulus).collect();
+        let p: Vec<Modulus> = p.into_iter().map(modulus).collect();
         let log_qp = q.iter().chain(&p).map(|m| (m.value() as f64).log2()).sum();
         // FNV-1a over everything that defines the ring and the scale, so
         // objects of different sets are told apart.
@@ -187,6 +222,11 @@ impl Params {
         };
         eat(log_n as u64);
         eat(base_limbs as u64);
+        // Only double-prime sets hash `r`, so that single-prime sets keep
+        // the identifiers (and frozen blobs) they had before `r` existed.
+        if level_primes != 1 {
+            eat(level_primes as u64);
+        }
         eat(log_scale as u64);
         for m in q.iter().chain(&p) {
             eat(m.value() as u64);
@@ -222,7 +262,7 @@ impl Params {
         self.n() / 2
     }
 
-    /// The ciphertext primes `q_0 … q_{B+L-1}`.
+    /// The ciphertext primes `q_0 … q_{B+rL-1}`.
     pub fn q(&self) -> &[Modulus] {
         &self.q
     }
@@ -242,9 +282,28 @@ impl Params {
         self.literal.levels
     }
 
-    /// Number of `Q` limbs of a ciphertext at `level`.
+    /// Number of `Q` limbs of a ciphertext at `level`: `B + r·level`.
     pub fn limbs_at(&self, level: usize) -> usize {
-        self.literal.base_limbs + level
+        self.literal.base_limbs + self.literal.level_primes * level
+    }
+
+    /// Rescaling primes per level (`r`).
+    pub fn level_primes(&self) -> usize {
+        self.literal.level_primes
+    }
+
+    /// The divisor of a rescale from `level` (≥ 1) to `level - 1`: the
+    /// product of that level's `r` primes, as a float (what the scale is
+    /// divided by).
+    pub fn rescale_factor(&self, level: usize) -> f64 {
+        assert!(
+            level >= 1 && level <= self.max_level(),
+            "no rescale from level {level}"
+        );
+        self.q[self.limbs_at(level - 1)..self.limbs_at(level)]
+            .iter()
+            .map(|m| m.value() as f64)
+            .product()
     }
 
     /// Digit size `α` of the key switching.
@@ -252,7 +311,7 @@ impl Params {
         self.literal.digit_size
     }
 
-    /// Number of key-switching digits at `level`: `ceil((B + ℓ) / α)`.
+    /// Number of key-switching digits at `level`: `ceil((B + rℓ) / α)`.
     pub fn digits_at(&self, level: usize) -> usize {
         self.limbs_at(level).div_ceil(self.digit_size())
     }
@@ -280,6 +339,82 @@ impl Params {
     }
 }
 
+/// The `levels` prime pairs of double-prime scaling, level 1 first.
+///
+/// The scale after a product and rescale at level `ℓ` is `s² / D_ℓ`, so a
+/// divisor `D_ℓ` a relative `ε` away from the scale moves the next scale by
+/// `ε`, and squaring doubles any offset level after level: with 30-bit NTT
+/// primes at N = 2^16 (spaced about 2^21 apart) fixed pairs would drift by
+/// hundreds of bits over 19 levels. So the pairs are chosen from the top
+/// level down, each the pair whose product is closest to `s_ℓ² / 2^log_scale`
+/// for the scale `s_ℓ` a squaring chain from a fresh `2^log_scale`
+/// ciphertext has at that level: the next scale lands back on
+/// `2^log_scale` up to the pair's rounding, which does not accumulate.
+fn level_pairs(
+    used: &mut Vec<u64>,
+    bits: u32,
+    log_n: u32,
+    levels: usize,
+    log_scale: u32,
+) -> Result<Vec<u64>> {
+    // Candidates on both sides of 2^(log_scale / 2), so that pairs with
+    // products just above and just below the scale exist (and enough of
+    // them for products within about 2^-16 of any target).
+    const PER_SIDE: usize = 512;
+    let step = 2u64 << log_n;
+    let (lo, hi) = (1u64 << (bits - 1), 1u64 << bits);
+    let centre = (((log_scale as f64) / 2.0).exp2() as u64 / step) * step + 1;
+    let fresh = |q: &u64| *q >= lo && *q < hi && is_prime(*q) && !used.contains(q);
+    let mut cands: Vec<u64> = (0..)
+        .map(|k| centre + k * step)
+        .take_while(|&q| q < hi)
+        .filter(fresh)
+        .take(PER_SIDE)
+        .collect();
+    cands.extend(
+        (1..)
+            .map_while(|k| centre.checked_sub(k * step))
+            .take_while(|&q| q >= lo)
+            .filter(fresh)
+            .take(PER_SIDE),
+    );
+    // Ascending, for the binary search below.
+    cands.sort_unstable();
+    if cands.len() < 2 * levels {
+        return Err(Error::InvalidParams(format!(
+            "only {} NTT primes of {bits} bits for N = 2^{log_n}, {} rescaling primes asked",
+            cands.len(),
+            2 * levels
+        )));
+    }
+    let log_target_scale = log_scale as f64;
+    let mut log_s = log_target_scale;
+    let mut top_down = Vec::with_capacity(2 * levels);
+    for _ in 0..levels {
+        let want = 2.0 * log_s - log_target_scale;
+        let mut best: Option<(f64, usize, usize)> = None;
+        for (i, &a) in cands.iter().enumerate() {
+            let b = (want - (a as f64).log2()).exp2();
+            let k = cands.partition_point(|&c| (c as f64) < b);
+            for j in [k.wrapping_sub(1), k] {
+                if j < cands.len() && j != i {
+                    let err = ((a as f64).log2() + (cands[j] as f64).log2() - want).abs();
+                    if best.is_none_or(|(e, _, _)| err < e) {
+                        best = Some((err, i, j));
+                    }
+                }
+            }
+        }
+        let (_, i, j) = best.expect("at least two candidates");
+        let (a, b) = (cands[i], cands[j]);
+        log_s = 2.0 * log_s - (a as f64).log2() - (b as f64).log2();
+        cands.retain(|&c| c != a && c != b);
+        used.extend_from_slice(&[a, b]);
+        top_down.push([a.max(b), a.min(b)]);
+    }
+    Ok(top_down.into_iter().rev().flatten().collect())
+}
+
 /// Named, 128-bit secure parameter sets. All primes are NTT-friendly
 /// (`≡ 1 mod 2N`) and at most 30 bits, the accelerator's word.
 pub mod presets {
@@ -297,6 +432,7 @@ pub mod presets {
         base_limbs: 1,
         limb_bits: 25,
         levels: 2,
+        level_primes: 1,
         special_bits: 30,
         special_primes: 1,
         digit_size: 1,
@@ -313,6 +449,7 @@ pub mod presets {
         base_limbs: 2,
         limb_bits: 30,
         levels: 4,
+        level_primes: 1,
         special_bits: 30,
         special_primes: 1,
         digit_size: 1,
@@ -330,52 +467,57 @@ pub mod presets {
         base_limbs: 2,
         limb_bits: 30,
         levels: 9,
+        level_primes: 1,
         special_bits: 30,
         special_primes: 3,
         digit_size: 3,
         log_scale: 30,
     };
 
-    /// N = 2^15, log2(QP) < 840 (bound 881): depth 20.
-    /// - base: two 30-bit primes;
-    /// - twenty 30-bit rescaling primes;
-    /// - six 30-bit special primes with digits of five: at most 5 digits
-    ///   (the fewer the digits, the fewer NTTs per key switch), and `P` a
-    ///   prime larger than a digit, so key switching adds no visible noise.
+    /// N = 2^15, log2(QP) ≈ 861 (bound 881): depth 9, double-prime scale.
+    /// - base: three 30-bit primes (90 bits), 31 bits of headroom over the
+    ///   2^59 scale;
+    /// - nine levels of two 30-bit rescaling primes (each pair ≈ 2^59, the
+    ///   scale);
+    /// - eight 30-bit special primes with digits of seven: at most 3
+    ///   digits, and `P` a prime larger than a digit.
     pub const PN15_QP881: ParamsLiteral = ParamsLiteral {
         log_n: 15,
         base_bits: 30,
-        base_limbs: 2,
+        base_limbs: 3,
         limb_bits: 30,
-        levels: 20,
+        levels: 9,
+        level_primes: 2,
         special_bits: 30,
-        special_primes: 6,
-        digit_size: 5,
-        log_scale: 30,
+        special_primes: 8,
+        digit_size: 7,
+        log_scale: 59,
     };
 
-    /// N = 2^16, log2(QP) < 1230 (bound 1747): depth 28, enough for a
-    /// degree-1023 Chebyshev evaluation (depth 10) with room for the layers
-    /// around it.
-    /// - base: two 30-bit primes (60 bits, as Lattigo's 60-bit `q_0`);
-    /// - twenty-eight 30-bit rescaling primes;
-    /// - eleven 30-bit special primes with digits of ten: 2 digits at 20
-    ///   limbs, 3 at 30. The security budget left over by 30-bit words is
-    ///   spent on `P`: against digits of 4 this takes about 30 % fewer NTTs
-    ///   per key switch and half the multiply-accumulates, the switching
-    ///   keys get smaller (3 digits instead of 8), and `P` being a prime
-    ///   larger than a digit keeps the key-switching noise (rotations) out
-    ///   of sight: 2.5 bits better rotations than `P` equal to a digit.
+    /// N = 2^16, log2(QP) ≈ 1661 (bound 1747): depth 19 — the depth of the
+    /// peers' 20-limb set (Lattigo / OpenFHE: 60 + 19 × 50 bits, scale
+    /// 2^50) — with a 2^59 scale from two 30-bit primes per level, so at
+    /// least their precision; a degree-1023 Chebyshev evaluation (depth 10)
+    /// leaves 9 levels for the layers around it.
+    /// - base: three 30-bit primes (90 bits, 31 bits of headroom over 2^59);
+    /// - nineteen levels of two 30-bit rescaling primes (38 primes);
+    /// - fifteen 30-bit special primes with digits of fourteen: 3 digits
+    ///   at the top level (41 limbs), and `P` a prime larger than a digit,
+    ///   which keeps the key-switching noise (rotations) out of sight. The
+    ///   security budget left by the 1211-bit `Q` is spent on `P`: the
+    ///   fewer the digits, the fewer NTTs and multiply-accumulates per key
+    ///   switch.
     pub const PN16_QP1747: ParamsLiteral = ParamsLiteral {
         log_n: 16,
         base_bits: 30,
-        base_limbs: 2,
+        base_limbs: 3,
         limb_bits: 30,
-        levels: 28,
+        levels: 19,
+        level_primes: 2,
         special_bits: 30,
-        special_primes: 11,
-        digit_size: 10,
-        log_scale: 30,
+        special_primes: 15,
+        digit_size: 14,
+        log_scale: 59,
     };
 
     /// Every preset, smallest first.
@@ -414,6 +556,7 @@ mod tests {
         // One more rescaling prime pushes PN12 over 109 bits.
         let lit = ParamsLiteral {
             levels: 3,
+            level_primes: 1,
             ..presets::PN12_QP109
         };
         let err = Params::new(lit).unwrap_err();
@@ -429,7 +572,7 @@ mod tests {
         // 59 primes of 30 bits at N = 2^16: > 1747 bits.
         let lit = ParamsLiteral {
             levels: 46,
-            special_primes: 11,
+            level_primes: 1,
             ..presets::PN16_QP1747
         };
         assert!(matches!(
@@ -483,11 +626,46 @@ mod tests {
                 ..base
             },
             ParamsLiteral { log_n: 20, ..base },
+            ParamsLiteral {
+                level_primes: 0,
+                ..base
+            },
+            ParamsLiteral {
+                level_primes: 3,
+                ..base
+            },
+            // Two primes per level need the scale in the middle of their
+            // products' range.
+            ParamsLiteral {
+                log_scale: 58,
+                ..presets::PN16_QP1747
+            },
         ] {
             assert!(
                 matches!(Params::new(lit), Err(Error::InvalidParams(_))),
                 "{lit:?}"
             );
+        }
+    }
+
+    #[test]
+    fn double_prime_pairs_keep_the_scale_of_a_squaring_chain() {
+        for lit in [presets::PN15_QP881, presets::PN16_QP1747] {
+            let params = Params::new(lit).unwrap();
+            println!("N = 2^{}: log2(QP) = {:.1}", lit.log_n, params.log_qp());
+            assert_eq!(params.level_primes(), 2);
+            assert_eq!(params.q().len(), lit.base_limbs + 2 * lit.levels);
+            // Square from a fresh top-level scale down to level 0.
+            let mut log_s = lit.log_scale as f64;
+            for level in (1..=params.max_level()).rev() {
+                log_s = 2.0 * log_s - params.rescale_factor(level).log2();
+                assert!(
+                    (log_s - lit.log_scale as f64).abs() < 1e-3,
+                    "N = 2^{}: scale 2^{log_s} at level {}",
+                    lit.log_n,
+                    level - 1
+                );
+            }
         }
     }
 

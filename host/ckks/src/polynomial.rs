@@ -11,10 +11,11 @@
 //!
 //! **Scale management.** Every sub-polynomial is evaluated towards an
 //! exact target scale: the leaf is accumulated at `t·q_ℓ` with integer
-//! constants `round(c_i · t·q_ℓ / scale(T_i))` (about 30-bit integers, no
-//! rescale per term) and rescaled once by `q_ℓ`; a quotient `q` is
-//! evaluated at `t·q_ℓ / scale(T_n)` so that `q·T_n` rescaled by `q_ℓ`
-//! lands on `t`. The result's scale equals the requested target up to
+//! constants `round(c_i · t·q_ℓ / scale(T_i))` (integers of about the size
+//! of `q_ℓ`, no rescale per term) and rescaled once by `q_ℓ`; a quotient
+//! `q` is evaluated at `t·q_ℓ / scale(T_n)` so that `q·T_n` rescaled by
+//! `q_ℓ` lands on `t`. Here `q_ℓ` is the divisor of the rescale at level
+//! `ℓ`: one prime, or the product of two with double-prime scaling. The result's scale equals the requested target up to
 //! `f64` rounding, whatever the primes.
 //!
 //! **Depth and cost.** `T_i` costs `ceil(log2 i)` levels and a leaf one
@@ -30,6 +31,7 @@ use std::rc::Rc;
 use crate::ciphertext::Ciphertext;
 use crate::error::{Error, Result};
 use crate::evaluator::Evaluator;
+use crate::ring::RnsPoly;
 
 /// A polynomial in the Chebyshev basis on `[-1, 1]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -365,10 +367,10 @@ impl<'a> PolynomialEvaluator<'a> {
         input_level - depth_with(p, l)
     }
 
-    /// The prime a rescale at `level` removes.
+    /// What a rescale at `level` divides by (one prime, or two with
+    /// double-prime scaling).
     fn prime_at(&self, level: usize) -> f64 {
-        let params = self.eval.ring().params();
-        params.q()[params.limbs_at(level) - 1].value() as f64
+        self.eval.ring().params().rescale_factor(level)
     }
 
     fn eval_node(
@@ -413,13 +415,21 @@ impl<'a> PolynomialEvaluator<'a> {
         let level = ts.iter().map(|t| t.level()).min().expect("non-empty");
         debug_assert_eq!(level, powers.t[&top].level());
         let tau = target * self.prime_at(level);
-        let mut acc = Ciphertext::clone(
-            ts.iter()
-                .find(|t| t.level() == level)
-                .expect("the lowest term"),
-        );
-        self.eval.mul_int_assign(&mut acc, 0)?;
-        acc.set_scale(tau);
+        let lowest = ts
+            .iter()
+            .find(|t| t.level() == level)
+            .expect("the lowest term");
+        // A zero ciphertext of the lowest term's shape, at scale `tau`.
+        let mut acc = Ciphertext {
+            c: lowest
+                .c
+                .iter()
+                .map(|c| RnsPoly::zero(self.eval.ring().params(), c.q_limbs(), 0, true))
+                .collect(),
+            scale: tau,
+            level,
+            params_id: lowest.params_id,
+        };
         for (&i, t) in terms.iter().zip(&ts) {
             self.eval.add_scaled_assign(&mut acc, t, p.coeffs[i])?;
         }

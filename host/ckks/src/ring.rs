@@ -127,6 +127,26 @@ impl RnsPoly {
     }
 }
 
+thread_local! {
+    /// Scratch words reused by the key-switching and rescale steps of this
+    /// thread (tens of megabytes at N = 2^16: allocating and zeroing them
+    /// per product costs several percent).
+    static SCRATCH: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a scratch buffer of `len` words (contents unspecified).
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [u32]) -> R) -> R {
+    // Taken out of the cell while in use, so a nested call (none today)
+    // would allocate its own instead of aliasing.
+    let mut buf = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    let out = f(&mut buf[..len]);
+    SCRATCH.with(|s| *s.borrow_mut() = buf);
+    out
+}
+
 /// Constants of an exact, centred base conversion from a set of source
 /// primes `s_i` with product `S`: with `y_i = [x·ŝ_i^-1]_(s_i)` and
 /// `ŝ_i = S / s_i`, `Σ_i y_i·ŝ_i = x + v·S` where `v = Σ_i y_i / s_i` up to
@@ -208,11 +228,18 @@ pub struct Ring {
     digit_conv: Vec<Vec<BaseConv>>,
     /// `[P]_(q_i)`.
     p_mod_q: Vec<u32>,
-    /// `down_conv[l]`: conversion from `{q_l} ∪ P`, and
-    /// `down_inv[l][i] = (q_l · P)^-1 mod q_i` (fused division by `P` and
-    /// rescale of a `Q_(l+1) ∪ P` polynomial).
+    /// With `r` primes per level and `D_l = q_l ⋯ q_(l+r-1)` the divisor
+    /// of the rescale that leaves `l` limbs: `down_conv[l]`, conversion
+    /// from `{q_l … q_(l+r-1)} ∪ P`, and `down_inv[l][i] = (D_l · P)^-1 mod
+    /// q_i` (fused division by `P` and rescale of a `Q_(l+r) ∪ P`
+    /// polynomial).
     down_conv: Vec<BaseConv>,
     down_inv: Vec<Vec<u32>>,
+    /// For `r ≥ 2`: `rescale_conv[l]`, conversion from `{q_l … q_(l+r-1)}`,
+    /// and `rescale_inv[l][i] = D_l^-1 mod q_i` (exact, centred division
+    /// by `D_l`). Empty for `r = 1`, whose rescale needs no conversion.
+    rescale_conv: Vec<BaseConv>,
+    rescale_inv: Vec<Vec<u32>>,
 }
 
 impl std::fmt::Debug for Ring {
@@ -272,22 +299,39 @@ impl Ring {
                     .fold(1, |acc, p| qi.mul(acc, qi.reduce(p.value() as u64)))
             })
             .collect();
-        let down_conv = (0..q.len())
+        let r = params.level_primes();
+        // D_l^-1 mod q_i for i < l.
+        let d_inv = |l: usize| -> Vec<u32> {
+            (0..l)
+                .map(|i| (l..l + r).fold(1, |acc, j| q[i].mul(acc, inv_q[j][i])))
+                .collect()
+        };
+        let last = q.len().saturating_sub(r);
+        let down_conv = (0..=last)
             .map(|l| {
-                let sources = std::iter::once(l).chain(q.len()..moduli.len()).collect();
+                let sources = (l..l + r).chain(q.len()..moduli.len()).collect();
                 BaseConv::new(&moduli, sources)
             })
             .collect();
-        let down_inv = (0..q.len())
+        let down_inv = (0..=last)
             .map(|l| {
-                (0..l)
-                    .map(|i| {
-                        let qi = &q[i];
-                        qi.mul(p_inv[i], inv_q[l][i])
-                    })
+                d_inv(l)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, d)| q[i].mul(p_inv[i], d))
                     .collect()
             })
             .collect();
+        let (rescale_conv, rescale_inv) = if r == 1 {
+            (Vec::new(), Vec::new())
+        } else {
+            (
+                (0..=last)
+                    .map(|l| BaseConv::new(&moduli, (l..l + r).collect()))
+                    .collect(),
+                (0..=last).map(d_inv).collect(),
+            )
+        };
         Ring {
             params,
             backend,
@@ -298,6 +342,8 @@ impl Ring {
             p_mod_q,
             down_conv,
             down_inv,
+            rescale_conv,
+            rescale_inv,
         }
     }
 
@@ -408,12 +454,35 @@ impl Ring {
     }
 
     /// `a = a · c` for an integer constant `c` (any sign, any domain).
-    pub fn mul_int_assign(&self, a: &mut RnsPoly, c: i64) {
+    pub fn mul_int_assign(&self, a: &mut RnsPoly, c: i128) {
         for i in 0..a.limbs() {
             let m = a.modulus_index(i);
-            let q = self.backend.moduli()[m].value() as i64;
+            let q = self.backend.moduli()[m].value() as i128;
             let c_mod = c.rem_euclid(q) as u32;
             self.backend.mul_const_assign(m, a.limb_mut(i), c_mod);
+        }
+    }
+
+    /// `a = a · v` for an integral `f64` `v` of any size (exact residues
+    /// by [`f64_int_mod`]).
+    pub fn mul_f64_int_assign(&self, a: &mut RnsPoly, v: f64) {
+        for i in 0..a.limbs() {
+            let m = a.modulus_index(i);
+            let c = f64_int_mod(v, self.backend.moduli()[m].value());
+            self.backend.mul_const_assign(m, a.limb_mut(i), c);
+        }
+    }
+
+    /// `acc += x · v` for an integral `f64` `v` of any size, over `acc`'s
+    /// limbs (`x` may have more `Q` limbs: dropping them is exact).
+    pub fn mac_f64_int(&self, acc: &mut RnsPoly, x: &RnsPoly, v: f64) {
+        assert!(
+            acc.ntt == x.ntt && acc.p_limbs == 0 && x.p_limbs == 0 && x.q_limbs >= acc.q_limbs,
+            "mac_f64_int takes Q polynomials in one domain, x at acc's level or above"
+        );
+        for i in 0..acc.q_limbs {
+            let c = f64_int_mod(v, self.backend.moduli()[i].value());
+            self.backend.mac_const(i, x.limb(i), c, acc.limb_mut(i));
         }
     }
 
@@ -431,19 +500,30 @@ impl Ring {
         out
     }
 
-    /// Rescale: divides an NTT-form polynomial by its last `Q` prime
-    /// `q_l`, rounding to nearest, and drops that limb.
+    /// Rescale: divides an NTT-form polynomial by the product `D` of its
+    /// last `r` `Q` primes (`r` = [`Params::level_primes`]), rounding to
+    /// nearest, and drops those limbs.
     ///
-    /// With `r = [x + ⌊q_l/2⌋]_{q_l}`, `x - r + ⌊q_l/2⌋` is a multiple of
-    /// `q_l` and its quotient is `round(x / q_l)`; each remaining limb gets
-    /// `(x_i - (r - ⌊q_l/2⌋)) · q_l^-1`.
+    /// For `r = 1` (`D = q_l`): with `r' = [x + ⌊q_l/2⌋]_{q_l}`,
+    /// `x - r' + ⌊q_l/2⌋` is a multiple of `q_l` and its quotient is
+    /// `round(x / q_l)`; each remaining limb gets
+    /// `(x_i - (r' - ⌊q_l/2⌋)) · q_l^-1`. For `r = 2` the centred residue
+    /// `[x]_D` comes from an exact base conversion, and each remaining limb
+    /// gets `(x_i - [x]_D) · D^-1`.
     pub fn rescale(&self, a: &mut RnsPoly) {
         assert!(
             a.ntt && a.p_limbs == 0,
             "rescale takes NTT-form Q polynomials"
         );
-        assert!(a.q_limbs >= 2, "rescale needs two limbs or more");
-        let l = a.q_limbs - 1;
+        let r = self.params.level_primes();
+        assert!(a.q_limbs > r, "rescale needs more limbs than a level has");
+        let l = a.q_limbs - r;
+        if r > 1 {
+            let sources: Vec<usize> = (l..l + r).collect();
+            self.subtract_converted(a, &sources, &self.rescale_conv[l], l, &self.rescale_inv[l]);
+            a.truncate_q(l);
+            return;
+        }
         let be = &*self.backend;
         let q_l = self.params.q()[l].value();
         let half = q_l / 2;
@@ -491,12 +571,16 @@ impl Ring {
         }
         ys.push(v);
         let refs: Vec<&[u32]> = ys.iter().map(|y| y.as_slice()).collect();
-        let mut t = vec![0u32; n];
-        for (i, &factor) in factors.iter().enumerate().take(targets) {
-            be.lincomb(i, &refs, &conv.consts[i], &mut t);
-            be.ntt_fwd(i, &mut t);
-            be.sub_mul_const_assign(i, a.limb_mut(i), &t, factor);
-        }
+        // Every target at once: the sources are read from memory once.
+        let ms: Vec<usize> = (0..targets).collect();
+        let consts: Vec<&[u32]> = ms.iter().map(|&i| conv.consts[i].as_slice()).collect();
+        with_scratch(targets * n, |t| {
+            be.lincomb_multi(&ms, &refs, &consts, t);
+            for (i, (&factor, t)) in factors.iter().zip(t.chunks_exact_mut(n)).enumerate() {
+                be.ntt_fwd(i, t);
+                be.sub_mul_const_assign(i, a.limb_mut(i), t, factor);
+            }
+        });
     }
 
     /// Division by `P`, rounded: NTT-form `x` over `Q_ℓ ∪ P` →
@@ -523,21 +607,21 @@ impl Ring {
         }
     }
 
-    /// Division by `P · q_l`, rounded, of an NTT-form `Q_(l+1) ∪ P`
-    /// polynomial: the division by `P` of key switching fused with the
-    /// rescale that follows a product, in one exact base conversion from
-    /// `{q_l} ∪ P`. Saves the `ℓ + 1` NTTs per polynomial of doing them
-    /// one after the other.
+    /// Division by `P · D`, rounded, of an NTT-form `Q_(l+r) ∪ P`
+    /// polynomial, `D` the product of its last `r` `Q` primes: the division
+    /// by `P` of key switching fused with the rescale that follows a
+    /// product, in one exact base conversion from those primes and `P`.
+    /// Saves the `ℓ + r` NTTs per polynomial of doing them one after the
+    /// other.
     pub fn mod_down_rescale(&self, a: &mut RnsPoly) {
+        let r = self.params.level_primes();
         assert!(
-            a.ntt && a.p_limbs == self.params.p().len() && a.q_limbs >= 2,
-            "mod_down_rescale takes NTT-form QP polynomials of two Q limbs or more"
+            a.ntt && a.p_limbs == self.params.p().len() && a.q_limbs > r,
+            "mod_down_rescale takes NTT-form QP polynomials with more Q limbs than a level has"
         );
-        let l = a.q_limbs - 1;
+        let l = a.q_limbs - r;
         let conv = &self.down_conv[l];
-        let sources: Vec<usize> = (0..conv.sources.len())
-            .map(|k| if k == 0 { l } else { a.q_limbs + (k - 1) })
-            .collect();
+        let sources: Vec<usize> = (l..l + r).chain(a.q_limbs..a.q_limbs + a.p_limbs).collect();
         self.subtract_converted(a, &sources, conv, l, &self.down_inv[l]);
         a.truncate_q(l);
     }
@@ -548,8 +632,8 @@ impl Ring {
     /// where `d̃_j` is digit `j` of `d` (its residues modulo the digit's
     /// primes) extended, centred, to `Q_ℓ ∪ P` by exact base conversion.
     ///
-    /// Extended limbs are produced one at a time and consumed at once, so
-    /// the working memory is one limb besides the digit sources.
+    /// Each digit is extended to all limbs in one pass over its sources
+    /// (working memory: one `Q_ℓ ∪ P` polynomial besides the sources).
     pub fn decompose_mac(&self, d: &RnsPoly, keys: &[(RnsPoly, RnsPoly)]) -> (RnsPoly, RnsPoly) {
         assert!(d.ntt && d.p_limbs == 0);
         let be = &*self.backend;
@@ -594,38 +678,42 @@ impl Ring {
                     .collect()
             })
             .collect();
-        // Limb by limb: extend every digit to this limb, multiply with the
-        // key and accumulate lazily in 64 bits, reduce once.
+        // Digit by digit: extend the digit to every other limb at once (one
+        // pass over its sources), then multiply each limb with the key and
+        // accumulate.
+        let total = q_limbs + p_limbs;
         let mut out0 = self.zero(q_limbs, p_limbs, true);
         let mut out1 = self.zero(q_limbs, p_limbs, true);
-        let mut t = vec![0u32; n];
-        let mut acc0 = vec![0u64; n];
-        let mut acc1 = vec![0u64; n];
-        for limb in 0..q_limbs + p_limbs {
-            let m = out0.modulus_index(limb);
-            acc0.fill(0);
-            acc1.fill(0);
-            for (j, (kb, ka)) in keys.iter().enumerate().take(digits) {
-                if j > 0 && j % crate::backend::LAZY_MAC_TERMS == 0 {
-                    be.fold_lazy(m, &mut acc0);
-                    be.fold_lazy(m, &mut acc1);
+        with_scratch(total * n, |ext| {
+            for (j, conv) in convs.iter().enumerate() {
+                let own = j * alpha..j * alpha + conv.sources.len();
+                let targets: Vec<usize> = (0..total).filter(|l| !own.contains(l)).collect();
+                let ms: Vec<usize> = targets.iter().map(|&l| out0.modulus_index(l)).collect();
+                let consts: Vec<&[u32]> = ms.iter().map(|&m| conv.consts[m].as_slice()).collect();
+                let ext = &mut ext[..targets.len() * n];
+                be.lincomb_multi(&ms, &refs[j], &consts, ext);
+                let mut extended = ext.chunks_exact_mut(n);
+                let (kb, ka) = &keys[j];
+                for limb in 0..total {
+                    let m = out0.modulus_index(limb);
+                    let src: &[u32] = if own.contains(&limb) {
+                        d.limb(limb)
+                    } else {
+                        let t = extended.next().expect("one extended limb per target");
+                        be.ntt_fwd(m, t);
+                        t
+                    };
+                    // Keys carry every Q and P prime, so the key limb of
+                    // backend prime `m` is limb `m`.
+                    let (o0, o1) = (out0.limb_mut(limb), out1.limb_mut(limb));
+                    if j == 0 {
+                        be.mul2(m, src, kb.limb(m), ka.limb(m), o0, o1);
+                    } else {
+                        be.mac2(m, src, kb.limb(m), ka.limb(m), o0, o1);
+                    }
                 }
-                let own = limb < q_limbs && limb / alpha == j;
-                let src: &[u32] = if own {
-                    d.limb(limb)
-                } else {
-                    be.lincomb(m, &refs[j], &convs[j].consts[m], &mut t);
-                    be.ntt_fwd(m, &mut t);
-                    &t
-                };
-                // Keys carry every Q and P prime, so the key limb of
-                // backend prime `m` is limb `m`.
-                be.mac_lazy(src, kb.limb(m), &mut acc0);
-                be.mac_lazy(src, ka.limb(m), &mut acc1);
             }
-            be.reduce_lazy(m, &acc0, out0.limb_mut(limb));
-            be.reduce_lazy(m, &acc1, out1.limb_mut(limb));
-        }
+        });
         (out0, out1)
     }
 
@@ -683,6 +771,41 @@ impl Ring {
     }
 }
 
+/// `v mod q` for a finite integral `f64` `v` of any size, exactly: `v` is
+/// its 53-bit mantissa times a power of two.
+///
+/// # Panics
+/// If `v` is not finite and integral (callers round first).
+pub fn f64_int_mod(v: f64, q: u32) -> u32 {
+    assert!(v.is_finite() && v.fract() == 0.0, "{v} is not an integer");
+    let bits = v.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    if exp == 0 {
+        return 0; // ±0 (subnormals are not integral)
+    }
+    let mantissa = (bits & ((1 << 52) - 1)) | (1 << 52);
+    let e = exp - 1075; // |v| = mantissa · 2^e
+    let q64 = q as u64;
+    let r = if e >= 0 {
+        let mut pow = 1u64;
+        let mut base = 2 % q64;
+        let mut k = e as u32;
+        while k > 0 {
+            if k & 1 == 1 {
+                pow = pow * base % q64;
+            }
+            base = base * base % q64;
+            k >>= 1;
+        }
+        (mantissa % q64) * pow % q64
+    } else {
+        // Integral, so the low -e bits of the mantissa are zero.
+        (mantissa >> (-e) as u32) % q64
+    };
+    let r = if v < 0.0 { (q64 - r) % q64 } else { r };
+    r as u32
+}
+
 /// Ternary coefficients, uniform in `{-1, 0, 1}`.
 pub fn sample_ternary<R: Rng>(rng: &mut R, n: usize) -> Vec<i64> {
     (0..n).map(|_| rng.random_range(-1i64..=1)).collect()
@@ -723,6 +846,7 @@ pub(crate) mod tests {
             base_limbs: 2,
             limb_bits: 30,
             levels: 5,
+            level_primes: 1,
             special_bits: 30,
             special_primes: special,
             digit_size: special,
@@ -842,6 +966,148 @@ pub(crate) mod tests {
             let want = yc + i128::from(2 * rc > pq);
             assert_eq!(crt_centered(&ring, &a, c), want, "coefficient {c}");
         }
+    }
+
+    /// N = 2^10 with double-prime scaling: 3 base primes + 2 levels of two
+    /// primes, 2 special primes.
+    fn double_params() -> Params {
+        Params::new_insecure_for_tests(ParamsLiteral {
+            log_n: 10,
+            base_bits: 30,
+            base_limbs: 3,
+            limb_bits: 30,
+            levels: 2,
+            level_primes: 2,
+            special_bits: 30,
+            special_primes: 2,
+            digit_size: 2,
+            log_scale: 59,
+        })
+        .unwrap()
+    }
+
+    /// The residues of `x` over the ring's first `q_limbs` Q and `p_limbs`
+    /// P primes, in NTT form.
+    fn rns_of(ring: &Ring, x: &[i128], q_limbs: usize, p_limbs: usize) -> RnsPoly {
+        let mut a = ring.zero(q_limbs, p_limbs, false);
+        let moduli = ring.params.all_moduli();
+        for i in 0..q_limbs + p_limbs {
+            let q = moduli[a.modulus_index(i)].value() as i128;
+            for (o, &c) in a.limb_mut(i).iter_mut().zip(x) {
+                *o = c.rem_euclid(q) as u32;
+            }
+        }
+        ring.ntt_fwd(&mut a);
+        a
+    }
+
+    #[test]
+    fn double_prime_rescale_divides_by_both_primes_and_rounds() {
+        let ring = Ring::cpu(double_params());
+        let n = ring.params.n();
+        let mut rng = ChaCha20Rng::seed_from_u64(10);
+        // The top level's two primes: limbs 5 and 6 of 7.
+        let d = ring.params.q()[5].value() as i128 * ring.params.q()[6].value() as i128;
+        assert_eq!(ring.params.rescale_factor(2), d as f64);
+        let y: Vec<i128> = (0..n)
+            .map(|_| rng.random_range(-(1i128 << 40)..(1 << 40)))
+            .collect();
+        let r: Vec<i128> = (0..n)
+            .map(|_| rng.random_range(-(d / 2 - 1)..d / 2))
+            .collect();
+        let x: Vec<i128> = y.iter().zip(&r).map(|(y, r)| y * d + r).collect();
+        let mut a = rns_of(&ring, &x, 7, 0);
+        ring.rescale(&mut a);
+        assert_eq!(a.q_limbs(), 5);
+        ring.ntt_inv(&mut a);
+        a.truncate_q(3);
+        for (c, &yc) in y.iter().zip(&r).map(|(y, _)| y).enumerate() {
+            assert_eq!(crt_centered(&ring, &a, c), yc, "coefficient {c}");
+        }
+    }
+
+    #[test]
+    fn double_prime_fused_mod_down_rescale_divides_by_p_and_both_primes() {
+        let ring = Ring::cpu(double_params());
+        let n = ring.params.n();
+        let mut rng = ChaCha20Rng::seed_from_u64(11);
+        let pd: i128 = ring
+            .params
+            .p()
+            .iter()
+            .chain(&ring.params.q()[5..7])
+            .map(|m| m.value() as i128)
+            .product();
+        let y: Vec<i128> = (0..n).map(|_| rng.random_range(-16..16)).collect();
+        let r: Vec<i128> = (0..n).map(|_| rng.random_range(0..pd)).collect();
+        let x: Vec<i128> = y.iter().zip(&r).map(|(y, r)| y * pd + r).collect();
+        let mut a = rns_of(&ring, &x, 7, 2);
+        ring.mod_down_rescale(&mut a);
+        ring.ntt_inv(&mut a);
+        assert_eq!((a.q_limbs(), a.p_limbs()), (5, 0));
+        a.truncate_q(3);
+        for (c, (&yc, &rc)) in y.iter().zip(&r).enumerate() {
+            // Exactly round(x / (P q_5 q_6)).
+            let want = yc + i128::from(2 * rc > pd);
+            assert_eq!(crt_centered(&ring, &a, c), want, "coefficient {c}");
+        }
+    }
+
+    #[test]
+    fn key_switching_and_rescale_are_bit_identical_across_instruction_sets() {
+        let params = double_params();
+        let results: Vec<Vec<RnsPoly>> = crate::simd::Isa::all_supported()
+            .into_iter()
+            .map(|isa| {
+                let be =
+                    crate::backend::CpuBackend::with_isa(params.n(), &params.all_moduli(), isa);
+                let ring = Ring::new(params.clone(), Arc::new(be));
+                // Same seed, so the same inputs for every instruction set.
+                let mut rng = ChaCha20Rng::seed_from_u64(12);
+                let d = ring.sample_uniform(&mut rng, 7, 0);
+                let keys: Vec<(RnsPoly, RnsPoly)> = (0..params.digits_at(params.max_level()))
+                    .map(|_| {
+                        (
+                            ring.sample_uniform(&mut rng, 7, 2),
+                            ring.sample_uniform(&mut rng, 7, 2),
+                        )
+                    })
+                    .collect();
+                let (mut k0, mut k1) = ring.decompose_mac(&d, &keys);
+                ring.mod_down_rescale(&mut k0);
+                ring.mod_down_rescale(&mut k1);
+                let mut r = d.clone();
+                ring.rescale(&mut r);
+                vec![k0, k1, r]
+            })
+            .collect();
+        for other in &results[1..] {
+            assert_eq!(other, &results[0]);
+        }
+    }
+
+    #[test]
+    fn f64_integers_reduce_exactly() {
+        let q = ola_arith::prime::ntt_primes(30, 10).next().unwrap() as u32;
+        let q128 = q as i128;
+        for v in [
+            0i128,
+            1,
+            -1,
+            (1 << 53) - 1,
+            -(1 << 60),
+            3 << 70,
+            -(5i128 << 100),
+            (1i128 << 120) + (1i128 << 90),
+        ] {
+            assert_eq!(f64_int_mod(v as f64, q) as i128, v.rem_euclid(q128), "{v}");
+        }
+        // Beyond i128: 2^200 mod q by repeated squaring.
+        let mut want = 1i128;
+        for _ in 0..200 {
+            want = want * 2 % q128;
+        }
+        assert_eq!(f64_int_mod(2f64.powi(200), q) as i128, want);
     }
 
     #[test]

@@ -398,6 +398,7 @@ mod tests {
                 base_limbs: 1,
                 limb_bits: 30,
                 levels,
+                level_primes: 1,
                 special_bits: 30,
                 special_primes: 1,
                 digit_size: 1,

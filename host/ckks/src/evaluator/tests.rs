@@ -30,10 +30,11 @@ impl Ctx {
     fn new(params: Params) -> Ctx {
         let lit = *params.literal();
         let name = format!(
-            "N=2^{}/limbs={}+{}/logQP={:.0}/P={}/alpha={}",
+            "N=2^{}/limbs={}+{}x{}/logQP={:.0}/P={}/alpha={}",
             lit.log_n,
             lit.base_limbs,
             lit.levels,
+            lit.level_primes,
             params.log_qp(),
             lit.special_primes,
             lit.digit_size
@@ -101,6 +102,7 @@ fn small(log_n: u32, levels: usize, alpha: usize) -> Params {
         base_limbs: 2,
         limb_bits: 30,
         levels,
+        level_primes: 1,
         special_bits: 30,
         special_primes: alpha,
         digit_size: alpha,
@@ -109,14 +111,34 @@ fn small(log_n: u32, levels: usize, alpha: usize) -> Params {
     .unwrap()
 }
 
+/// Like [`small`] with double-prime scaling: three base primes, two
+/// 30-bit primes per level, scale 2^59.
+fn small_double(log_n: u32, levels: usize, alpha: usize) -> Params {
+    Params::new_insecure_for_tests(ParamsLiteral {
+        log_n,
+        base_bits: 30,
+        base_limbs: 3,
+        limb_bits: 30,
+        levels,
+        level_primes: 2,
+        special_bits: 30,
+        special_primes: alpha,
+        digit_size: alpha,
+        log_scale: 59,
+    })
+    .unwrap()
+}
+
 /// The table of sets: digit sizes 1, 2, 3 (the last with partial digits)
-/// at N = 2^10, and the secure N = 2^12 preset (scale 2^25, one base prime).
+/// at N = 2^10, the secure N = 2^12 preset (scale 2^25, one base prime),
+/// and a double-prime set (scale 2^59, digits of 4 over 2-prime levels).
 fn all_sets() -> Vec<Params> {
     vec![
         small(10, 4, 1),
         small(10, 5, 2),
         small(11, 5, 3),
         Params::new(presets::PN12_QP109).unwrap(),
+        small_double(10, 3, 4),
     ]
 }
 
@@ -131,8 +153,16 @@ fn bar(ctx: &Ctx, bits_at_n10_2_30: f64) -> f64 {
         return 0.0;
     }
     let params = ctx.ring.params();
-    bits_at_n10_2_30 - (30.0 - params.default_scale().log2()) - (params.log_n() as f64 - 10.0) / 2.0
+    let bits = bits_at_n10_2_30
+        - (30.0 - params.default_scale().log2())
+        - (params.log_n() as f64 - 10.0) / 2.0;
+    // Decoding in f64 (53-bit mantissa, FFT rounding) caps what a 2^59
+    // scale can show; operations with a lower reference keep their margin.
+    bits.min(F64_CAP_BITS - (19.0 - bits_at_n10_2_30))
 }
+
+/// Precision the `f64` decoder reaches at best, with margin.
+const F64_CAP_BITS: f64 = 38.0;
 
 #[test]
 fn encrypt_decrypt_precision_at_every_level() {
@@ -422,5 +452,6 @@ fn default_n16_preset_precision() {
         .evaluate(&ct, &p, ct.scale())
         .unwrap();
     let want: Vec<C64> = xs.iter().map(|&t| C64::new(p.eval(t), 0.0)).collect();
-    assert!(ctx.precision("sigmoid(4x) degree 59", &want, &out) >= bar(&ctx, 17.0));
+    // Six levels of products: a few bits below the single operations.
+    assert!(ctx.precision("sigmoid(4x) degree 59", &want, &out) >= bar(&ctx, 15.0));
 }
