@@ -88,12 +88,9 @@ impl RetryingHost {
                     && let Ok((seq, _)) = payload.decode::<Response>()
                     && seq == self.seq
                 {
-                    let mut bytes = payload.bytes().to_vec();
-                    bytes.extend(payload.crc().to_le_bytes());
-                    let mut encoded = vec![0; bytes.len() * 2 + 2];
-                    let n = cobs::encode(&bytes, &mut encoded).unwrap();
-                    // encoded[n] is the delimiter.
-                    answer = decode_replies(&encoded[..=n]).pop();
+                    let mut encoded = vec![0; MAX_FRAME];
+                    let n = encode_frame_bytes(payload.bytes(), &mut encoded).unwrap();
+                    answer = decode_replies(&encoded[..n]).pop();
                 }
             }
             if let Some(reply) = answer {
@@ -216,12 +213,9 @@ fn server_survives_random_and_mutated_input() {
                 let mut body = decode_frame(&mut frame).unwrap().bytes().to_vec();
                 let at = rng.below(body.len());
                 body[at] = rng.next() as u8;
-                let mut framed = body.clone();
-                framed.extend(crc::crc32(&body).to_le_bytes());
-                let mut out = vec![0; framed.len() * 2 + 2];
-                let n = cobs::encode(&framed, &mut out).unwrap();
+                let mut out = vec![0; MAX_FRAME];
+                let n = encode_frame_bytes(&body, &mut out).unwrap();
                 out.truncate(n);
-                out.push(0);
                 out
             }
         };

@@ -10,11 +10,16 @@
 //! any garbage before it into its own (rejected) frame. Consecutive
 //! delimiters are empty frames and are skipped.
 
+use postcard::ser_flavors::{Cobs, Flavor, Slice, crc::CrcModifier};
 use serde::{Deserialize, Serialize};
 
-use crate::cobs::{self, Encoder};
-use crate::crc::{Crc32, crc32};
 use crate::{MAX_ENCODED, MAX_MESSAGE};
+
+/// The frames' CRC: CRC-32/ISO-HDLC (IEEE 802.3: reflected polynomial
+/// `0xEDB88320`, initial value and final XOR `0xFFFFFFFF`), one 1 KiB
+/// table computed at compile time. A `static` so digests can borrow it for
+/// `'static`.
+static CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
 /// Why a message could not be framed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,35 +66,50 @@ pub enum DecodeError {
     TrailingBytes,
 }
 
-/// postcard output flavor: CRC and COBS on the fly, straight into the
-/// caller's buffer (no intermediate copy of the message).
-struct FrameFlavor<'a> {
-    encoder: Encoder<'a>,
-    crc: Crc32,
-    message_len: usize,
+/// The outermost postcard flavor of a frame: refuses messages longer than
+/// [`MAX_MESSAGE`] (the output buffer alone would not, as COBS overhead
+/// varies), then hands each byte to CRC, COBS and the caller's buffer, so
+/// the message is never copied.
+struct Bounded<F> {
+    inner: F,
+    len: usize,
 }
 
-impl postcard::ser_flavors::Flavor for FrameFlavor<'_> {
-    type Output = usize;
+impl<F: Flavor> Flavor for Bounded<F> {
+    type Output = F::Output;
 
+    #[inline]
     fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
-        self.message_len += 1;
-        if self.message_len > MAX_MESSAGE {
+        self.len += 1;
+        if self.len > MAX_MESSAGE {
             return Err(postcard::Error::SerializeBufferFull);
         }
-        self.crc.push(byte);
-        self.encoder
-            .push(byte)
-            .map_err(|_| postcard::Error::SerializeBufferFull)
+        self.inner.try_push(byte)
     }
 
-    fn finalize(mut self) -> postcard::Result<usize> {
-        for b in self.crc.finish().to_le_bytes() {
-            self.encoder
-                .push(b)
-                .map_err(|_| postcard::Error::SerializeBufferFull)?;
-        }
-        Ok(self.encoder.finish())
+    fn finalize(self) -> postcard::Result<F::Output> {
+        self.inner.finalize()
+    }
+}
+
+type FrameFlavor<'a> = Bounded<CrcModifier<'static, Cobs<Slice<'a>>, u32>>;
+
+/// `COBS(bytes ‖ CRC LE) ‖ 0x00` into `out`. postcard's COBS flavor always
+/// reserves the next code byte, so a body whose last zero-free run is a
+/// multiple of 254 bytes ends in an empty `0x01` block (as protocol
+/// version 1 always did; `cobs::encode` would omit it, and either decodes).
+fn frame_flavor(out: &mut [u8]) -> Result<FrameFlavor<'_>, EncodeError> {
+    let cobs = Cobs::try_new(Slice::new(out)).map_err(|_| EncodeError::TooLong)?;
+    Ok(Bounded {
+        inner: CrcModifier::new(cobs, CRC32.digest()),
+        len: 0,
+    })
+}
+
+fn encode_error(e: postcard::Error) -> EncodeError {
+    match e {
+        postcard::Error::SerializeBufferFull => EncodeError::TooLong,
+        _ => EncodeError::Serialize,
     }
 }
 
@@ -101,19 +121,21 @@ pub fn encode_frame<M: Serialize>(
     message: &M,
     out: &mut [u8],
 ) -> Result<usize, EncodeError> {
-    // Keep the last byte for the delimiter.
-    let body = out.len().checked_sub(1).ok_or(EncodeError::TooLong)?;
-    let flavor = FrameFlavor {
-        encoder: Encoder::new(&mut out[..body]).map_err(|_| EncodeError::TooLong)?,
-        crc: Crc32::new(),
-        message_len: 0,
-    };
-    let n = postcard::serialize_with_flavor(&(seq, message), flavor).map_err(|e| match e {
-        postcard::Error::SerializeBufferFull => EncodeError::TooLong,
-        _ => EncodeError::Serialize,
-    })?;
-    out[n] = 0;
-    Ok(n + 1)
+    let flavor = frame_flavor(out)?;
+    let frame = postcard::serialize_with_flavor(&(seq, message), flavor).map_err(encode_error)?;
+    Ok(frame.len())
+}
+
+/// Frames bytes that already are a postcard `(seq, message)` into `out`,
+/// delimiter included; returns the frame's length. For relaying a
+/// [`Payload`] and for tests that forge messages; no check is made that
+/// the bytes decode.
+pub fn encode_frame_bytes(message: &[u8], out: &mut [u8]) -> Result<usize, EncodeError> {
+    let mut flavor = frame_flavor(out)?;
+    for &byte in message {
+        flavor.try_push(byte).map_err(encode_error)?;
+    }
+    Ok(flavor.finalize().map_err(encode_error)?.len())
 }
 
 /// Frames `(seq, message)` into a new vector, delimiter included.
@@ -174,18 +196,26 @@ pub fn decode_frame(frame: &mut [u8]) -> Result<Payload<'_>, FrameError> {
     if body > MAX_ENCODED {
         return Err(FrameError::TooLong);
     }
+    // `check` needs a zero-free body (the stream decoder splits at zeros).
+    if frame[..body].contains(&0) {
+        return Err(FrameError::Cobs);
+    }
     check(&mut frame[..body])
 }
 
-/// COBS-decodes in place and checks length and CRC.
+/// COBS-decodes in place and checks length and CRC. `encoded` holds no
+/// zero byte (`cobs` would take one as the end of the frame).
 fn check(encoded: &mut [u8]) -> Result<Payload<'_>, FrameError> {
-    let n = cobs::decode_in_place(encoded).map_err(|_| FrameError::Cobs)?;
+    let n = cobs::decode_in_place(encoded).map_err(|e| match e {
+        cobs::DecodeError::EmptyFrame => FrameError::TooShort,
+        _ => FrameError::Cobs,
+    })?;
     if n <= 4 {
         return Err(FrameError::TooShort);
     }
     let (bytes, tail) = encoded[..n].split_at(n - 4);
     let crc = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
-    if crc32(bytes) != crc {
+    if CRC32.checksum(bytes) != crc {
         return Err(FrameError::Crc);
     }
     Ok(Payload { bytes, crc })
@@ -278,6 +308,55 @@ impl FrameDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn crc_is_crc32_iso_hdlc() {
+        // The catalogue check value, also split across digest updates as
+        // the encoder feeds it.
+        assert_eq!(CRC32.checksum(b"123456789"), 0xCBF4_3926);
+        let mut digest = CRC32.digest();
+        digest.update(b"1234");
+        digest.update(b"56789");
+        assert_eq!(digest.finalize(), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn decodes_either_cobs_ending() {
+        // A 250-byte message and its CRC make one zero-free 254-byte run:
+        // our encoder ends it with an empty 0x01 block, `cobs::encode`
+        // does not. Both are the same frame.
+        let mut message = [0x55u8; 250];
+        message[0] = 1; // seq 1
+        let mut out = [0u8; 300];
+        let n = encode_frame_bytes(&message, &mut out).unwrap();
+        assert_eq!(&out[n - 2..n], &[1, 0], "trailing empty block");
+        let mut body = [0u8; 254];
+        body[..250].copy_from_slice(&message);
+        body[250..].copy_from_slice(&CRC32.checksum(&message).to_le_bytes());
+        assert!(!body.contains(&0), "the CRC has no zero byte");
+        let mut plain = [0u8; 300];
+        let m = cobs::encode(&body, &mut plain);
+        assert_eq!(m, n - 2);
+        assert_eq!(&plain[..m], &out[..m]);
+        assert_eq!(decode_frame(&mut plain[..m]).unwrap().bytes(), &message);
+        assert_eq!(decode_frame(&mut out[..n]).unwrap().bytes(), &message);
+    }
+
+    #[test]
+    fn one_shot_decode_errors() {
+        assert_eq!(decode_frame(&mut []), Err(FrameError::TooShort));
+        assert_eq!(decode_frame(&mut [0]), Err(FrameError::TooShort));
+        assert_eq!(decode_frame(&mut [2, 1, 1, 1]), Err(FrameError::TooShort));
+        // A zero inside a frame, a block running past the end.
+        assert_eq!(decode_frame(&mut [3, 1, 0, 1, 0]), Err(FrameError::Cobs));
+        assert_eq!(
+            decode_frame(&mut [9, 1, 2, 3, 4, 5, 0]),
+            Err(FrameError::Cobs)
+        );
+        assert_eq!(decode_frame(&mut [6, 1, 2, 3, 4, 5]), Err(FrameError::Crc));
+        let mut long = [1u8; MAX_ENCODED + 1];
+        assert_eq!(decode_frame(&mut long), Err(FrameError::TooLong));
+    }
 
     #[test]
     fn frame_round_trip_and_damage() {

@@ -7,7 +7,8 @@
 //! * [`ErrorCode`]: stable numeric error codes of error replies.
 //! * [`frame`]: `COBS(postcard((seq, message)) ‖ CRC-32) ‖ 0x00` frames,
 //!   the encoder and a streaming decoder with a fixed buffer.
-//! * [`cobs`], [`crc`]: the two codings, self-contained.
+//!   COBS is the `cobs` crate (through postcard's COBS flavor), CRC-32 the
+//!   `crc` crate's CRC-32/ISO-HDLC.
 //!
 //! **Exchange.** The host sends one request frame and waits for the reply
 //! frame carrying the same sequence number (stop-and-wait). Sequence
@@ -30,8 +31,6 @@
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod cobs;
-pub mod crc;
 mod error;
 pub mod frame;
 pub mod message;
@@ -42,6 +41,7 @@ pub use error::ErrorCode;
 pub use frame::encode_frame_vec;
 pub use frame::{
     DecodeError, EncodeError, FrameDecoder, FrameError, Payload, decode_frame, encode_frame,
+    encode_frame_bytes,
 };
 pub use message::{
     Counters, DeviceInfo, ErrorReply, Job, Jobs, LinkStats, Moduli, Request, Response,
@@ -69,7 +69,16 @@ pub const MAX_SLOTS: usize = 8;
 pub const MAX_MESSAGE: usize = 4 * MAX_CHUNK_WORDS + 32;
 
 /// Largest COBS-encoded frame body (message and CRC), without delimiter.
-pub const MAX_ENCODED: usize = cobs::max_encoded_len(MAX_MESSAGE + 4);
+pub const MAX_ENCODED: usize = cobs::max_encoding_length(MAX_MESSAGE + 4);
+
+// The encoder reserves a code byte after every full 254-byte block, even a
+// final one, so its worst case is n + n/254 + 1: one more than
+// `max_encoding_length(n)` when n is a multiple of 254 (this n is not).
+const _: () = {
+    let n = MAX_MESSAGE + 4;
+    let worst = n + n / 254 + 1;
+    assert!(MAX_ENCODED >= worst);
+};
 
 /// Largest frame on the wire, delimiter included.
 pub const MAX_FRAME: usize = MAX_ENCODED + 1;
