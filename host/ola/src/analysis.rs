@@ -1,0 +1,300 @@
+//! OLA steps 1 and 4: the inputs that reach every ReLU on the calibration
+//! set (streamed: running extrema and a fixed-stride subsample, never the
+//! full tensors) and the layer sensitivities
+//! `A_i = (1/N) Σ_k Σ_j (∂L_k / ∂a_ij)^2` from a summed cross-entropy.
+
+use candle_core::{DType, Tensor, Var};
+use indicatif::ProgressBar;
+
+use ola_approx::ChebyshevPoly;
+
+use crate::accuracy::map_values;
+use crate::cifar::{Dataset, Normalization};
+use crate::error::{Error, Result};
+use crate::model::ResNet;
+
+/// What the analysis looks at.
+#[derive(Clone, Copy, Debug)]
+pub struct AnalysisOptions {
+    /// Calibration images used for the input distributions (at most the set).
+    pub images: usize,
+    /// Of those, the first `grad_images` also give the sensitivities.
+    pub grad_images: usize,
+    /// Images per forward pass.
+    pub batch: usize,
+    /// Subsample size kept per layer (fixed stride over the stream).
+    pub max_samples: usize,
+}
+
+impl Default for AnalysisOptions {
+    fn default() -> Self {
+        AnalysisOptions {
+            images: 4000,
+            grad_images: 500,
+            batch: 100,
+            max_samples: 200_000,
+        }
+    }
+}
+
+/// What the calibration set says about one ReLU.
+#[derive(Clone, Debug)]
+pub struct LayerStats {
+    /// Every `stride`-th input value (in stream order).
+    pub samples: Vec<f64>,
+    /// Largest `|x|` over all inputs.
+    pub max_abs: f64,
+    /// Smallest and largest input.
+    pub min: f64,
+    /// Largest input.
+    pub max: f64,
+    /// Number of inputs seen.
+    pub count: u64,
+    /// Sensitivity `A_i`.
+    pub sensitivity: f64,
+}
+
+/// Streams the calibration set through the network (see the module doc).
+pub fn analyse(
+    model: &ResNet,
+    data: &Dataset,
+    norm: &Normalization,
+    opts: &AnalysisOptions,
+    progress: &ProgressBar,
+) -> Result<Vec<LayerStats>> {
+    analyse_with(model, data, norm, opts, None, progress)
+}
+
+/// [`analyse`] with every ReLU replaced by `polys` (when given) while
+/// recording, so each layer's inputs are those it sees under the
+/// approximated upstream layers (no sensitivities then).
+pub fn analyse_with(
+    model: &ResNet,
+    data: &Dataset,
+    norm: &Normalization,
+    opts: &AnalysisOptions,
+    polys: Option<&[ChebyshevPoly]>,
+    progress: &ProgressBar,
+) -> Result<Vec<LayerStats>> {
+    let opts = &AnalysisOptions {
+        grad_images: if polys.is_some() { 0 } else { opts.grad_images },
+        ..*opts
+    };
+    let images = opts.images.min(data.len());
+    let grad_images = opts.grad_images.min(images);
+    if images == 0 {
+        return Err(Error::new("calibration set is empty"));
+    }
+    let shapes = model.act_shapes();
+    let n = shapes.len();
+    let strides: Vec<usize> = shapes
+        .iter()
+        .map(|s| {
+            (s.elements() * images)
+                .div_ceil(opts.max_samples.max(1))
+                .max(1)
+        })
+        .collect();
+    let mut stats: Vec<LayerStats> = (0..n)
+        .map(|_| LayerStats {
+            samples: Vec::new(),
+            max_abs: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            count: 0,
+            sensitivity: 0.0,
+        })
+        .collect();
+    let mut grad_sq = vec![0f64; n];
+    progress.set_length(images as u64);
+    let batch = opts.batch.max(1);
+    let mut start = 0;
+    while start < images {
+        let len = batch.min(images - start);
+        // A batch either lies wholly inside the gradient images or not.
+        let len = if start < grad_images {
+            len.min(grad_images - start)
+        } else {
+            len
+        };
+        let (x, y) = data.batch(start, len, norm)?;
+        let with_grad = start < grad_images;
+        let mut zs: Vec<Var> = Vec::new();
+        let mut record = |i: usize, t: &Tensor| -> Result<Tensor> {
+            let v = t.flatten_all()?.to_vec1::<f32>()?;
+            let s = &mut stats[i];
+            let stride = strides[i];
+            let offset = (stride - (s.count % stride as u64) as usize) % stride;
+            for (k, &f) in v.iter().enumerate() {
+                let f = f as f64;
+                s.min = s.min.min(f);
+                s.max = s.max.max(f);
+                if k >= offset && (k - offset).is_multiple_of(stride) {
+                    s.samples.push(f);
+                }
+            }
+            s.count += v.len() as u64;
+            let r = match polys {
+                Some(p) => map_values(t, &|x| p[i].eval(x))?,
+                None => t.relu()?,
+            };
+            if with_grad {
+                let z = Var::zeros(t.dims(), DType::F32, t.device())?;
+                let out = (r + z.as_tensor())?;
+                zs.push(z);
+                Ok(out)
+            } else {
+                Ok(r)
+            }
+        };
+        let logits = model.forward(&x, &mut record)?;
+        if with_grad {
+            let loss = summed_cross_entropy(&logits, &y)?;
+            let grads = loss.backward()?;
+            for (i, z) in zs.iter().enumerate() {
+                let g = grads
+                    .get(z.as_tensor())
+                    .ok_or_else(|| Error::new(format!("no gradient reached ReLU {i}")))?;
+                let gv = g.flatten_all()?.to_vec1::<f32>()?;
+                grad_sq[i] += gv.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>();
+            }
+        }
+        start += len;
+        progress.set_position(start as u64);
+    }
+    for (s, g) in stats.iter_mut().zip(&grad_sq) {
+        s.max_abs = s.min.abs().max(s.max.abs());
+        s.sensitivity = if grad_images > 0 {
+            g / grad_images as f64
+        } else {
+            1.0
+        };
+        if polys.is_some() {
+            // Approximated upstream layers can blow up: keep what is finite.
+            s.samples.retain(|x| x.is_finite());
+        } else if !s.max_abs.is_finite() {
+            return Err(Error::new("non-finite activation in the calibration pass"));
+        }
+    }
+    Ok(stats)
+}
+
+/// `Σ_k (logsumexp(z_k) - z_k[y_k])`: summed, so every image's gradient
+/// has its own scale (a mean would divide them all by the batch).
+pub fn summed_cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
+    let lse = logits.log_sum_exp(1)?;
+    let picked = logits.gather(&labels.unsqueeze(1)?, 1)?.squeeze(1)?;
+    Ok((lse - picked)?.sum_all()?)
+}
+
+/// Top-1 predictions of logits `(n, classes)`.
+pub fn argmax(logits: &Tensor) -> Result<Vec<u32>> {
+    Ok(logits.argmax(1)?.to_vec1::<u32>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo;
+
+    /// `A_i` from the zero-variable gradients equals the finite-difference
+    /// derivative of the summed loss with respect to single ReLU outputs.
+    #[test]
+    fn sensitivity_gradients_match_finite_differences() {
+        let model = demo::init_resnet(1, 4, 11).unwrap();
+        let data = demo::synthetic(3, 5);
+        let norm = demo::DEMO_NORM;
+        let (x, y) = data.batch(0, 3, &norm).unwrap();
+        // Gradients through the zero variables.
+        let mut zs = Vec::new();
+        let logits = model
+            .forward(&x, &mut |_, t| {
+                let z = Var::zeros(t.dims(), DType::F32, t.device())?;
+                let out = (t.relu()? + z.as_tensor())?;
+                zs.push(z);
+                Ok(out)
+            })
+            .unwrap();
+        let grads = summed_cross_entropy(&logits, &y)
+            .unwrap()
+            .backward()
+            .unwrap();
+        let loss_with = |layer: usize, elem: usize, eps: f32| -> f64 {
+            let logits = model
+                .forward(&x, &mut |i, t| {
+                    let r = t.relu()?;
+                    if i != layer {
+                        return Ok(r);
+                    }
+                    let mut d = vec![0f32; t.elem_count()];
+                    d[elem] = eps;
+                    Ok((r + Tensor::from_vec(d, t.dims(), t.device())?)?)
+                })
+                .unwrap();
+            summed_cross_entropy(&logits, &y)
+                .unwrap()
+                .to_vec0::<f32>()
+                .unwrap() as f64
+        };
+        for layer in [0, 3, 6] {
+            let g = grads
+                .get(zs[layer].as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            // The element with the largest gradient, and one more.
+            let big = (0..g.len())
+                .max_by(|&a, &b| g[a].abs().total_cmp(&g[b].abs()))
+                .unwrap();
+            for elem in [big, g.len() / 3] {
+                let eps = 1e-2;
+                let fd = (loss_with(layer, elem, eps) - loss_with(layer, elem, -eps))
+                    / (2.0 * eps as f64);
+                let tol = 2e-3 + 0.05 * fd.abs();
+                assert!(
+                    (fd - g[elem] as f64).abs() < tol,
+                    "layer {layer} elem {elem}: fd {fd} vs grad {}",
+                    g[elem]
+                );
+            }
+            assert!(g[big].abs() > 0.0, "gradient reaches layer {layer}");
+        }
+    }
+
+    #[test]
+    fn analysis_streams_bounds_and_samples() {
+        let model = demo::init_resnet(1, 4, 12).unwrap();
+        let data = demo::synthetic(10, 6);
+        let opts = AnalysisOptions {
+            images: 10,
+            grad_images: 4,
+            batch: 3,
+            max_samples: 1000,
+        };
+        let st = analyse(
+            &model,
+            &data,
+            &demo::DEMO_NORM,
+            &opts,
+            &ProgressBar::hidden(),
+        )
+        .unwrap();
+        assert_eq!(st.len(), 7);
+        for (s, shape) in st.iter().zip(model.act_shapes()) {
+            assert_eq!(s.count, (10 * shape.elements()) as u64);
+            assert!(
+                s.samples.len() <= 1000 + 10 && s.samples.len() >= 900,
+                "{}",
+                s.samples.len()
+            );
+            let m = s.samples.iter().fold(0f64, |a, x| a.max(x.abs()));
+            assert!(
+                m <= s.max_abs,
+                "the subsample lies within the exact extrema"
+            );
+            assert!(s.sensitivity > 0.0);
+        }
+    }
+}

@@ -1,0 +1,507 @@
+//! `ola optimize`: analysis → fits → dynamic program → plan → accuracy
+//! comparison and Pareto sweep.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use ola_approx::{ChebyshevPoly, CompositeRelu, CompositeSign};
+
+use crate::accuracy::{Accuracy, Activations, accuracy};
+use crate::analysis::analyse_with;
+use crate::analysis::{AnalysisOptions, LayerStats, analyse};
+use crate::cifar::{Dataset, Normalization};
+use crate::costs::CostTable;
+use crate::dp::{Choice, solve};
+use crate::error::{Error, Result};
+use crate::fit::{Candidate, Family, FitOptions, LayerFit, fit_layer};
+use crate::model::ResNet;
+use crate::plan::{Plan, PlanLayer};
+
+/// Everything `optimize` needs besides the data.
+#[derive(Clone, Debug)]
+pub struct OptimizeOptions {
+    /// Model name written into the plan.
+    pub model_name: String,
+    /// Budget: `≤ 1` is a fraction of the uniform-minimax baseline, larger is cycles.
+    pub budget: f64,
+    /// Families the optimizer may choose from (first = the uniform comparison's).
+    pub families: Vec<Family>,
+    /// Calibration analysis.
+    pub analysis: AnalysisOptions,
+    /// Fitting options.
+    pub fit: FitOptions,
+    /// Smallest and largest candidate degree.
+    pub degrees: (usize, usize),
+    /// Budget fractions of the Pareto sweep (empty: no sweep).
+    pub sweep: Vec<f64>,
+    /// Measure accuracy at every sweep point (slow: one test pass each).
+    pub sweep_measure: bool,
+    /// Steps of the dynamic program's cycle axis.
+    pub dp_steps: usize,
+    /// Test images evaluated (at most the set).
+    pub test_images: usize,
+    /// Skip the accuracy comparison.
+    pub skip_accuracy: bool,
+    /// Write plots here.
+    pub plots: Option<PathBuf>,
+    /// Hide progress bars.
+    pub quiet: bool,
+    /// Refit rounds after the DP: each layer's chosen polynomial is fitted
+    /// again (same family and degree) to the inputs it sees when every
+    /// ReLU upstream is already approximated (0: off).
+    pub refit: usize,
+    /// Calibration images of a refit round.
+    pub refit_images: usize,
+}
+
+impl Default for OptimizeOptions {
+    fn default() -> Self {
+        OptimizeOptions {
+            model_name: "model".into(),
+            budget: 0.25,
+            families: vec![Family::Wls],
+            analysis: AnalysisOptions::default(),
+            fit: FitOptions::default(),
+            degrees: (2, 127),
+            sweep: Vec::new(),
+            sweep_measure: false,
+            dp_steps: 5000,
+            test_images: usize::MAX,
+            skip_accuracy: false,
+            plots: None,
+            quiet: false,
+            refit: 1,
+            refit_images: 1000,
+        }
+    }
+}
+
+/// One point of the Pareto sweep.
+#[derive(Clone, Debug)]
+pub struct SweepPoint {
+    /// Budget as a fraction of the baseline.
+    pub fraction: f64,
+    /// Cycles of the chosen plan.
+    pub cycles: f64,
+    /// Objective `Σ A_i E_i(d_i)`.
+    pub objective: f64,
+    /// Degrees chosen.
+    pub degrees: Vec<usize>,
+    /// Measured accuracy, if asked.
+    pub accuracy: Option<f64>,
+}
+
+/// What `optimize` found.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The plan at the budget.
+    pub plan: Plan,
+    /// Calibration statistics per ReLU.
+    pub stats: Vec<LayerStats>,
+    /// Fits per ReLU.
+    pub fits: Vec<LayerFit>,
+    /// The plan's polynomials (after refitting).
+    pub chosen: Vec<Candidate>,
+    /// Baseline cycles (uniform composite minimax).
+    pub baseline_cycles: f64,
+    /// Objective of the plan.
+    pub objective: f64,
+    /// The uniform-WLS degree with at most the plan's cycles.
+    pub uniform_degree: Option<usize>,
+    /// Its cycles.
+    pub uniform_cycles: f64,
+    /// Accuracies: original, baseline, plan, uniform WLS.
+    pub accuracies: Option<[Accuracy; 4]>,
+    /// The sweep.
+    pub sweep: Vec<SweepPoint>,
+    /// Seconds: analysis, fits, DP, accuracy.
+    pub timings: [f64; 4],
+}
+
+/// A progress bar (hidden when quiet).
+pub fn bar(quiet: bool, what: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::new(0);
+    b.set_style(
+        ProgressStyle::with_template(
+            "{msg:>22} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    b.set_message(what.to_string());
+    b
+}
+
+/// The uniform composite-minimax baseline ReLU with a global bound.
+pub fn baseline_relu(bound: f64) -> Result<CompositeRelu> {
+    Ok(CompositeRelu::from_sign(
+        CompositeSign::published_relu(13)?,
+        bound,
+    )?)
+}
+
+/// Runs the whole optimisation (see the module doc).
+pub fn optimize(
+    model: &ResNet,
+    calib: &Dataset,
+    test: &Dataset,
+    norm: &Normalization,
+    costs: &CostTable,
+    o: &OptimizeOptions,
+) -> Result<Report> {
+    if o.families.is_empty() {
+        return Err(Error::new("no approximation family to choose from"));
+    }
+    // Refuse an infeasible budget before the long steps.
+    let cheapest = costs
+        .candidate_degrees(o.degrees.0, o.degrees.1)
+        .iter()
+        .filter_map(|&d| costs.entry(d).map(|e| costs.cycles(e)))
+        .fold(f64::INFINITY, f64::min);
+    let shapes = model.act_shapes();
+    let cts: Vec<f64> = shapes
+        .iter()
+        .map(|s| costs.ciphertexts(s.elements()) as f64)
+        .collect();
+    let baseline_cycles: f64 = cts.iter().map(|c| c * costs.cycles(&costs.baseline)).sum();
+    let budget = if o.budget <= 1.0 {
+        o.budget * baseline_cycles
+    } else {
+        o.budget
+    };
+    let min_total: f64 = cts.iter().map(|c| c * cheapest).sum();
+    if !(budget.is_finite() && budget > 0.0) || min_total > budget {
+        return Err(Error::new(format!(
+            "infeasible budget: {budget:.0} cycles ({:.4} of the baseline's {baseline_cycles:.0}); \
+             the cheapest plan (cheapest degree >= {} everywhere) costs {min_total:.0} cycles ({:.4})",
+            budget / baseline_cycles,
+            o.degrees.0,
+            min_total / baseline_cycles
+        )));
+    }
+    let t0 = Instant::now();
+    let pb = bar(o.quiet, "calibration analysis");
+    let stats = analyse(model, calib, norm, &o.analysis, &pb)?;
+    pb.finish_and_clear();
+    let t_analysis = t0.elapsed().as_secs_f64();
+
+    let degrees = costs.candidate_degrees(o.degrees.0, o.degrees.1);
+    if degrees.is_empty() {
+        return Err(Error::new(format!(
+            "the cost table has no degree in {}..={}",
+            o.degrees.0, o.degrees.1
+        )));
+    }
+    let t1 = Instant::now();
+    let pb = bar(o.quiet, "polynomial fits");
+    pb.set_length(stats.len() as u64);
+    let mut fits = Vec::with_capacity(stats.len());
+    for (i, s) in stats.iter().enumerate() {
+        fits.push(fit_layer(
+            i,
+            &s.samples,
+            s.max_abs,
+            &degrees,
+            &o.families,
+            &o.fit,
+        )?);
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let t_fits = t1.elapsed().as_secs_f64();
+
+    // Items of the knapsack: per layer, every candidate with its cycles.
+    let cost_of = |layer: usize, degree: usize| -> Result<f64> {
+        let e = costs
+            .entry(degree)
+            .ok_or_else(|| Error::new(format!("cost table has no entry for degree {degree}")))?;
+        Ok(cts[layer] * costs.cycles(e))
+    };
+    let mut items: Vec<Vec<Choice>> = Vec::new();
+    for (i, f) in fits.iter().enumerate() {
+        let a = stats[i].sensitivity;
+        let mut v = Vec::new();
+        for c in &f.candidates {
+            v.push(Choice {
+                cost: cost_of(i, c.degree)?,
+                err: a * c.mse,
+            });
+        }
+        items.push(v);
+    }
+    let span = o
+        .sweep
+        .iter()
+        .map(|f| f * baseline_cycles)
+        .fold(budget, f64::max);
+    let t2 = Instant::now();
+    let sol = solve(&items, span, o.dp_steps).map_err(|e| {
+        Error::new(format!(
+            "{e} (budget {budget:.0} cycles = {:.3} of the baseline's {baseline_cycles:.0})",
+            budget / baseline_cycles
+        ))
+    })?;
+    let k_of = |b: f64| ((b / sol.step) * (1.0 + 1e-12)).floor() as usize;
+    let choice = sol.choices(k_of(budget)).ok_or_else(|| {
+        let min: f64 = items.iter().map(|l| l.iter().map(|c| c.cost).fold(f64::INFINITY, f64::min)).sum();
+        Error::new(format!(
+            "infeasible budget: {budget:.0} cycles ({:.3} of the baseline); the cheapest plan costs {min:.0} cycles ({:.3})",
+            budget / baseline_cycles,
+            min / baseline_cycles
+        ))
+    })?;
+    let t_dp = t2.elapsed().as_secs_f64();
+    let objective = sol.objective(k_of(budget));
+
+    let refit = |cands: Vec<Candidate>| -> Result<Vec<Candidate>> {
+        let mut cands = cands;
+        let max_abs: Vec<f64> = stats.iter().map(|s| s.max_abs).collect();
+        for round in 0..o.refit {
+            let polys: Vec<ChebyshevPoly> = cands.iter().map(|c| c.poly.clone()).collect();
+            let pb = bar(o.quiet, &format!("refit round {}", round + 1));
+            let a = AnalysisOptions {
+                images: o.refit_images,
+                grad_images: 0,
+                ..o.analysis
+            };
+            let st = analyse_with(model, calib, norm, &a, Some(&polys), &pb)?;
+            pb.finish_and_clear();
+            let mut next = Vec::with_capacity(cands.len());
+            for (i, (c, s)) in cands.iter().zip(&st).enumerate() {
+                // Keep B_i: inputs beyond it under the approximated network
+                // are blow-ups of upstream polynomials, not a distribution
+                // to fit.
+                let lim = c.poly.bound();
+                let xs: Vec<f64> = s
+                    .samples
+                    .iter()
+                    .copied()
+                    .filter(|x| x.abs() <= lim)
+                    .collect();
+                if xs.len() <= 4 * (c.degree + 1) {
+                    next.push(c.clone());
+                    continue;
+                }
+                let f = fit_layer(i, &xs, max_abs[i], &[c.degree], &[c.family], &o.fit)?;
+                next.push(f.candidates.into_iter().next().unwrap_or_else(|| c.clone()));
+            }
+            cands = next;
+        }
+        Ok(cands)
+    };
+    let chosen: Vec<Candidate> = refit(
+        choice
+            .iter()
+            .zip(&fits)
+            .map(|(&j, f)| f.candidates[j].clone())
+            .collect(),
+    )?;
+    let mut total = 0.0;
+    let mut layers = Vec::new();
+    for (i, c) in chosen.iter().enumerate() {
+        let cyc = cost_of(i, c.degree)?;
+        total += cyc;
+        layers.push(PlanLayer {
+            index: i,
+            degree: c.degree,
+            bound: c.poly.bound(),
+            basis: "chebyshev".into(),
+            coeffs: c.poly.coeffs().to_vec(),
+            family: Some(c.family.name().into()),
+            cycles: Some(cyc.round() as u64),
+        });
+    }
+    let plan = Plan {
+        model: o.model_name.clone(),
+        activation: "relu".into(),
+        total_cycles: total.round() as u64,
+        budget_cycles: budget.round() as u64,
+        layers,
+        cost_source: Some(costs.source.clone()),
+    };
+
+    // Uniform WLS with at most the plan's cycles.
+    let uni_family = o.families[0];
+    let mut uniform_degree = None;
+    let mut uniform_cycles = 0.0;
+    for &d in &degrees {
+        let c: f64 = (0..fits.len())
+            .map(|i| cost_of(i, d))
+            .sum::<Result<f64>>()?;
+        if c <= total * (1.0 + 1e-9) && fits.iter().all(|f| f.get(uni_family, d).is_some()) {
+            uniform_degree = Some(d);
+            uniform_cycles = c;
+        }
+    }
+
+    let t3 = Instant::now();
+    let test = test.slice(0, o.test_images);
+    let global_bound = fits.iter().map(|f| f.bound).fold(0.0, f64::max);
+    let base = baseline_relu(global_bound)?;
+    let plan_polys: Vec<ChebyshevPoly> = chosen.iter().map(|c| c.poly.clone()).collect();
+    let eval = |what: &str, acts: Activations<'_>| -> Result<Accuracy> {
+        let pb = bar(o.quiet, what);
+        let a = accuracy(model, &test, norm, acts, 100, &pb);
+        pb.finish_and_clear();
+        a
+    };
+    let accuracies = if o.skip_accuracy {
+        None
+    } else {
+        let orig = eval("original network", Activations::Exact)?;
+        let basel = eval("uniform minimax", Activations::Composite(&base))?;
+        let ola = eval("OLA plan", Activations::Polys(&plan_polys))?;
+        let uni = match uniform_degree {
+            Some(d) => {
+                let polys: Vec<ChebyshevPoly> = fits
+                    .iter()
+                    .map(|f| f.get(uni_family, d).expect("checked").poly.clone())
+                    .collect();
+                eval("uniform same cycles", Activations::Polys(&polys))?
+            }
+            None => Accuracy {
+                top1: f64::NAN,
+                images: 0,
+                outside: 0,
+            },
+        };
+        Some([orig, basel, ola, uni])
+    };
+    let t_acc = t3.elapsed().as_secs_f64();
+
+    let mut sweep = Vec::new();
+    for &f in &o.sweep {
+        let k = k_of(f * baseline_cycles);
+        let Some(ch) = sol.choices(k) else { continue };
+        let cands: Vec<Candidate> = ch
+            .iter()
+            .zip(&fits)
+            .map(|(&j, f)| f.candidates[j].clone())
+            .collect();
+        let cycles: f64 = cands
+            .iter()
+            .enumerate()
+            .map(|(i, c)| cost_of(i, c.degree))
+            .sum::<Result<f64>>()?;
+        let acc = if o.sweep_measure {
+            let cands = refit(cands.clone())?;
+            let polys: Vec<ChebyshevPoly> = cands.iter().map(|c| c.poly.clone()).collect();
+            Some(eval(&format!("sweep {f:.2}"), Activations::Polys(&polys))?.top1)
+        } else {
+            None
+        };
+        sweep.push(SweepPoint {
+            fraction: f,
+            cycles,
+            objective: sol.objective(k),
+            degrees: cands.iter().map(|c| c.degree).collect(),
+            accuracy: acc,
+        });
+    }
+    Ok(Report {
+        plan,
+        stats,
+        fits,
+        chosen,
+        baseline_cycles,
+        objective,
+        uniform_degree,
+        uniform_cycles,
+        accuracies,
+        sweep,
+        timings: [t_analysis, t_fits, t_dp, t_acc],
+    })
+}
+
+/// The per-layer table and the comparison, as text.
+pub fn render(report: &Report, model: &ResNet, costs: &CostTable) -> String {
+    let mut s = String::new();
+    let names = model.relu_names();
+    let base = report.baseline_cycles;
+    s += &format!(
+        "cycles: {} table ({}), baseline (uniform composite minimax, alpha 13) {:.4e} cycles\n",
+        costs.source, costs.device, base
+    );
+    s += &format!(
+        "{:>3} {:<16} {:>7} {:>6} {:>9} {:>11} {:>11} {:>11} {:>9}\n",
+        "i", "relu", "family", "degree", "B_i", "A_i", "E_i(d)", "A_i*E_i", "cycles"
+    );
+    for (i, l) in report.plan.layers.iter().enumerate() {
+        let st = &report.stats[i];
+        let fam = l.family.as_deref().unwrap_or("?");
+        let e = report.chosen[i].mse;
+        s += &format!(
+            "{:>3} {:<16} {:>7} {:>6} {:>9.3} {:>11.4e} {:>11.4e} {:>11.4e} {:>9.3e}\n",
+            i,
+            names.get(i).map_or("", |n| n.as_str()),
+            fam,
+            l.degree,
+            l.bound,
+            st.sensitivity,
+            e,
+            st.sensitivity * e,
+            l.cycles.unwrap_or(0) as f64
+        );
+    }
+    s += &format!(
+        "total {:.4e} cycles = {:.3} of the baseline (budget {:.4e} = {:.3}); objective sum A_i E_i = {:.4e}\n",
+        report.plan.total_cycles as f64,
+        report.plan.total_cycles as f64 / base,
+        report.plan.budget_cycles as f64,
+        report.plan.budget_cycles as f64 / base,
+        report.objective
+    );
+    if let Some(acc) = &report.accuracies {
+        let [orig, basel, ola, uni] = acc;
+        s += &format!("\ntop-1 on {} held-out images:\n", orig.images);
+        s += &format!(
+            "  {:<34} {:>8} {:>12} {:>10}\n",
+            "network", "top-1 %", "cycles/base", "|x|>=B"
+        );
+        let row = |name: String, a: &Accuracy, c: f64| {
+            format!(
+                "  {:<34} {:>8.2} {:>12.3} {:>10}\n",
+                name,
+                100.0 * a.top1,
+                c / base,
+                a.outside
+            )
+        };
+        s += &row("original (exact ReLU)".into(), orig, f64::NAN);
+        s += &row("uniform composite minimax".into(), basel, base);
+        s += &row("OLA plan".into(), ola, report.plan.total_cycles as f64);
+        let uname = match report.uniform_degree {
+            Some(d) => format!("uniform WLS degree {d}"),
+            None => "uniform WLS (none fits)".into(),
+        };
+        s += &row(uname, uni, report.uniform_cycles);
+        s += &format!(
+            "  OLA vs original: {:+.2} pp\n",
+            100.0 * (ola.top1 - orig.top1)
+        );
+    }
+    if !report.sweep.is_empty() {
+        s += "\nPareto front (budget fraction, cycles/baseline, objective, measured top-1, degrees):\n";
+        for p in &report.sweep {
+            s += &format!(
+                "  {:>5.2} {:>7.3} {:>11.4e} {:>8} {:?}\n",
+                p.fraction,
+                p.cycles / base,
+                p.objective,
+                p.accuracy
+                    .map_or("-".to_string(), |a| format!("{:.2}", 100.0 * a)),
+                p.degrees
+            );
+        }
+    }
+    let [a, f, d, acc] = report.timings;
+    s += &format!(
+        "\ntimes: analysis {a:.1} s, fits {f:.1} s, DP {:.1} ms, accuracy {acc:.1} s\n",
+        d * 1e3
+    );
+    s
+}
