@@ -116,8 +116,10 @@ pub fn init_resnet(n: usize, w: usize, seed: u64) -> Result<ResNet> {
     })
 }
 
-/// Trains `model` in place by SGD with momentum (summed loss / batch),
-/// in a fixed order: deterministic.
+/// Trains a copy of `model` by SGD with momentum (summed loss / batch),
+/// in a fixed order: deterministic. Returns the trained network and the
+/// last batch's loss (the parameters become fresh variables, so `model`
+/// itself is left as it was).
 pub fn train(
     model: &ResNet,
     data: &Dataset,
@@ -125,7 +127,7 @@ pub fn train(
     batch: usize,
     lr: f64,
     pb: &ProgressBar,
-) -> Result<f64> {
+) -> Result<(ResNet, f64)> {
     let params: Vec<Var> = model
         .params()
         .iter()
@@ -163,7 +165,7 @@ pub fn train(
             pb.set_position(step as u64);
         }
     }
-    Ok(last_loss)
+    Ok((model, last_loss))
 }
 
 /// The same network with its parameters replaced by `params` (in
@@ -218,4 +220,41 @@ pub fn exact_accuracy(model: &ResNet, data: &Dataset, norm: &Normalization) -> R
         start += len;
     }
     Ok(correct as f64 / data.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch_loss(model: &ResNet, data: &Dataset) -> f64 {
+        let (x, y) = data.batch(0, data.len(), &DEMO_NORM).unwrap();
+        let logits = model.logits(&x).unwrap();
+        summed_cross_entropy(&logits, &y)
+            .unwrap()
+            .to_vec0::<f32>()
+            .unwrap() as f64
+    }
+
+    // The trained network is the one returned: training must leave the
+    // input alone and hand back parameters that fit the data better.
+    #[test]
+    fn training_returns_the_trained_network() {
+        let data = synthetic(200, 11);
+        let untrained = init_resnet(1, 4, 3).unwrap();
+        let before: Vec<Vec<f32>> = untrained
+            .params()
+            .iter()
+            .map(|t| t.flatten_all().unwrap().to_vec1().unwrap())
+            .collect();
+        let (trained, _) = train(&untrained, &data, 2, 50, 0.05, &ProgressBar::hidden()).unwrap();
+        let after: Vec<Vec<f32>> = untrained
+            .params()
+            .iter()
+            .map(|t| t.flatten_all().unwrap().to_vec1().unwrap())
+            .collect();
+        assert_eq!(before, after, "the input network is not modified");
+        let (l0, l1) = (batch_loss(&untrained, &data), batch_loss(&trained, &data));
+        // (The untrained copy would give exactly the same loss.)
+        assert!(l1 < 0.99 * l0, "training lowers the loss: {l0} → {l1}");
+    }
 }

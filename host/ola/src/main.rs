@@ -319,9 +319,9 @@ fn run_demo(out: &Path) -> Result<()> {
     );
     let train = demo::synthetic(2000, 1);
     let test = demo::synthetic(500, 2);
-    let model = demo::init_resnet(1, 8, 7)?;
+    let untrained = demo::init_resnet(1, 8, 7)?;
     let pb = bar(false, "training ResNet-8");
-    let loss = demo::train(&model, &train, 3, 50, 0.05, &pb)?;
+    let (model, loss) = demo::train(&untrained, &train, 3, 50, 0.05, &pb)?;
     pb.finish_and_clear();
     let acc = demo::exact_accuracy(&model, &test, &demo::DEMO_NORM)?;
     println!(
