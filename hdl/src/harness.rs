@@ -700,6 +700,44 @@ pub fn bus_ports() -> (Vec<crate::rtl_sim::Port>, Vec<crate::rtl_sim::Port>) {
     )
 }
 
+/// The first output that differs between a Verilog run and the expected
+/// rows: `(cycle, port index, got, want)`.
+pub(crate) type Mismatch = (usize, usize, u64, u64);
+
+/// Runs `stimulus` (one row of input values per cycle, in `in_ports`
+/// order) through `verilog`, samples `out_ports` before every edge and
+/// compares them with `expected` (one row per cycle, in `out_ports` order).
+pub(crate) fn replay_rows_in_verilog(
+    simulator: crate::rtl_sim::Simulator,
+    label: &str,
+    verilog: &str,
+    in_ports: &[crate::rtl_sim::Port],
+    out_ports: &[crate::rtl_sim::Port],
+    stimulus: &[Vec<u64>],
+    expected: impl Iterator<Item = Vec<u64>>,
+) -> Result<Option<Mismatch>, String> {
+    use crate::rtl_sim::{Sampling, run_cycles_sampled};
+    let rows = run_cycles_sampled(
+        simulator,
+        label,
+        verilog,
+        "clock",
+        in_ports,
+        out_ports,
+        stimulus,
+        Sampling::BeforeEdge,
+    )
+    .map_err(|e| e.to_string())?;
+    for (cycle, (row, want_row)) in rows.iter().zip(expected).enumerate() {
+        for (port, (&got, want)) in row.iter().zip(want_row).enumerate() {
+            if got != want {
+                return Ok(Some((cycle, port, got, want)));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// Replays a recorded bus session into `verilog` (the accelerator's
 /// emitted Verilog) and compares every output of every cycle.
 pub fn replay_bus_in_verilog(
@@ -709,29 +747,16 @@ pub fn replay_bus_in_verilog(
     inputs: &[BusInputs],
     outputs: &[BusOutputs],
 ) -> Result<(), String> {
-    use crate::rtl_sim::{Sampling, run_cycles_sampled};
     let (in_ports, out_ports) = bus_ports();
     let stimulus: Vec<Vec<u64>> = inputs.iter().map(|i| i.values().to_vec()).collect();
-    let rows = run_cycles_sampled(
-        simulator,
-        label,
-        verilog,
-        "clock",
-        &in_ports,
-        &out_ports,
-        &stimulus,
-        Sampling::BeforeEdge,
-    )
-    .map_err(|e| e.to_string())?;
-    for (cycle, (row, expected)) in rows.iter().zip(outputs).enumerate() {
-        for ((port, &got), want) in BusOutputs::PORTS.iter().zip(row).zip(expected.values()) {
-            if got != want {
-                return Err(format!(
-                    "cycle {cycle}: signal {} is {got:#x} in the Verilog, {want:#x} in RustHDL",
-                    port.0
-                ));
-            }
-        }
+    let expected = outputs.iter().map(|o| o.values().to_vec());
+    match replay_rows_in_verilog(
+        simulator, label, verilog, &in_ports, &out_ports, &stimulus, expected,
+    )? {
+        None => Ok(()),
+        Some((cycle, port, got, want)) => Err(format!(
+            "cycle {cycle}: signal {} is {got:#x} in the Verilog, {want:#x} in RustHDL",
+            BusOutputs::PORTS[port].0
+        )),
     }
-    Ok(())
 }

@@ -400,31 +400,19 @@ pub fn replay_spi_in_verilog(
     inputs: &[SpiPins],
     outputs: &[[u64; 2]],
 ) -> Result<(), String> {
-    use crate::rtl_sim::{Sampling, run_cycles_sampled};
     let (in_ports, out_ports) = spi_ports();
     let stimulus: Vec<Vec<u64>> = inputs.iter().map(|i| i.values().to_vec()).collect();
-    let rows = run_cycles_sampled(
-        simulator,
-        label,
-        verilog,
-        "clock",
-        &in_ports,
-        &out_ports,
-        &stimulus,
-        Sampling::BeforeEdge,
-    )
-    .map_err(|e| e.to_string())?;
-    for (cycle, (row, expected)) in rows.iter().zip(outputs).enumerate() {
-        for ((port, &got), &want) in SpiPins::OUTPUT_PORTS.iter().zip(row).zip(expected) {
-            if got != want {
-                return Err(format!(
-                    "cycle {cycle}: signal {} is {got:#x} in the Verilog, {want:#x} expected (pins {:?})",
-                    port.0, inputs[cycle]
-                ));
-            }
-        }
+    let expected = outputs.iter().map(|o| o.to_vec());
+    match crate::harness::replay_rows_in_verilog(
+        simulator, label, verilog, &in_ports, &out_ports, &stimulus, expected,
+    )? {
+        None => Ok(()),
+        Some((cycle, port, got, want)) => Err(format!(
+            "cycle {cycle}: signal {} is {got:#x} in the Verilog, {want:#x} expected (pins {:?})",
+            SpiPins::OUTPUT_PORTS[port].0,
+            inputs[cycle]
+        )),
     }
-    Ok(())
 }
 
 /// Runs `$body` with `$acc` bound to a fresh, connected [`SpiAccelerator`]
