@@ -11,25 +11,13 @@ use ola_arith::Modulus;
 use ola_firmware::driver::decode_config;
 use ola_firmware::{Driver, DriverOptions, Error, Server};
 use ola_protocol::*;
+use rand::{Rng as _, RngCore, SeedableRng};
+
+/// Seeded, so every run sees the same cases.
+type Rng = rand_chacha::ChaCha8Rng;
 use ola_spec::JobOp;
 use ola_spec::config::{CONFIGS, Config};
 use ola_spec::link::WordBus;
-
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// Damages a byte stream the way a bad serial line does: flipped bits,
 /// dropped bytes, inserted bytes, each with probability `1 / one_in` a
@@ -37,12 +25,12 @@ impl Rng {
 fn damage(rng: &mut Rng, bytes: &[u8], one_in: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len() + 4);
     for &b in bytes {
-        match rng.below(one_in * 3) {
-            0 => out.push(b ^ (1 << rng.below(8))),
+        match rng.random_range(0..one_in * 3) {
+            0 => out.push(b ^ (1 << rng.random_range(0..8))),
             1 => {}
             2 => {
                 out.push(b);
-                out.push(rng.next() as u8);
+                out.push(rng.next_u64() as u8);
             }
             _ => out.push(b),
         }
@@ -108,7 +96,7 @@ fn retries_over_a_noisy_line_give_exact_results_and_no_double_jobs() {
     let m = Modulus::new(q as u64).unwrap();
     let mut host = RetryingHost {
         server: Box::new(Server::new(SimBus::new(config))),
-        rng: Rng(42),
+        rng: Rng::seed_from_u64(42),
         seq: 0,
         // About one damaged byte in 2000: most 4 KiB frames need a retry.
         one_in: 2000,
@@ -193,26 +181,28 @@ fn server_survives_random_and_mutated_input() {
         .enumerate()
         .map(|(i, r)| encode_frame_vec(i as u32 + 1, r).unwrap())
         .collect();
-    let mut rng = Rng(7);
+    let mut rng = Rng::seed_from_u64(7);
     let mut replies = 0;
     for case in 0..20_000 {
         let input: Vec<u8> = match case % 3 {
-            0 => (0..rng.below(60)).map(|_| rng.next() as u8).collect(),
+            0 => (0..rng.random_range(0..60))
+                .map(|_| rng.next_u64() as u8)
+                .collect(),
             1 => {
-                let which = rng.below(frames.len());
+                let which = rng.random_range(0..frames.len());
                 damage(&mut rng, &frames[which], 10)
             }
             _ => {
                 // A valid message body with mutated fields, re-framed with
                 // a good CRC: exercises the request checks, not the CRC.
                 let mut frame = encode_frame_vec(
-                    1 + rng.below(1000) as u32,
-                    &requests[rng.below(requests.len())],
+                    1 + rng.random_range(0..1000) as u32,
+                    &requests[rng.random_range(0..requests.len())],
                 )
                 .unwrap();
                 let mut body = decode_frame(&mut frame).unwrap().bytes().to_vec();
-                let at = rng.below(body.len());
-                body[at] = rng.next() as u8;
+                let at = rng.random_range(0..body.len());
+                body[at] = rng.next_u64() as u8;
                 let mut out = vec![0; MAX_FRAME];
                 let n = encode_frame_bytes(&body, &mut out).unwrap();
                 out.truncate(n);

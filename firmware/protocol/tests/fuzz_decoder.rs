@@ -5,28 +5,18 @@
 //! delimiter decodes exactly, whatever came before.
 
 use ola_protocol::*;
+use rand::{Rng as _, RngCore, SeedableRng};
 
-/// SplitMix64: deterministic and fast enough for a million cases.
-struct Rng(u64);
+/// Seeded, so every run sees the same cases.
+type Rng = rand_chacha::ChaCha8Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn byte(&mut self) -> u8 {
-        // Zeros (delimiters) one time in eight, so frames split often.
-        if self.below(8) == 0 {
-            0
-        } else {
-            self.next() as u8
-        }
+/// A random byte, zero (a delimiter) one time in eight so frames split
+/// often.
+fn noisy_byte(rng: &mut Rng) -> u8 {
+    if rng.random_range(0..8) == 0 {
+        0
+    } else {
+        rng.random()
     }
 }
 
@@ -81,7 +71,7 @@ fn feed(
     outcomes: &mut Vec<Result<Vec<u8>, FrameError>>,
 ) {
     while !input.is_empty() {
-        let piece = 1 + rng.below(input.len().min(97));
+        let piece = 1 + rng.random_range(0..input.len().min(97));
         let mut chunk = &input[..piece];
         input = &input[piece..];
         while !chunk.is_empty() {
@@ -104,60 +94,60 @@ fn feed(
 #[test]
 fn decoder_survives_a_million_hostile_inputs() {
     let frames = valid_frames();
-    let mut rng = Rng(0x0_1A_F9_A0);
+    let mut rng = Rng::seed_from_u64(0x0_1A_F9_A0);
     let mut decoder = FrameDecoder::new();
     let mut outcomes = Vec::new();
     let mut input = Vec::new();
     let (mut oks, mut errors) = (0usize, [0usize; 4]);
     for case in 0..INPUTS {
         input.clear();
-        let (_, frame, _) = &frames[rng.below(frames.len())];
+        let (_, frame, _) = &frames[rng.random_range(0..frames.len())];
         // The big frame rarely: it costs 4 KiB a case.
-        if frame.len() > 2000 && rng.below(64) != 0 {
+        if frame.len() > 2000 && rng.random_range(0..64) != 0 {
             continue_with_small(&mut input, &mut rng, case);
         } else {
             match case % 6 {
                 // Random bytes of random length.
                 0 => {
-                    let len = rng.below(80);
-                    input.extend((0..len).map(|_| rng.byte()));
+                    let len = rng.random_range(0..80);
+                    input.extend((0..len).map(|_| noisy_byte(&mut rng)));
                 }
                 // A valid frame with a few bytes changed.
                 1 => {
                     input.extend_from_slice(frame);
-                    for _ in 0..1 + rng.below(3) {
-                        let at = rng.below(input.len());
-                        input[at] ^= 1 + rng.below(255) as u8;
+                    for _ in 0..1 + rng.random_range(0..3) {
+                        let at = rng.random_range(0..input.len());
+                        input[at] ^= 1 + rng.random_range(0..255) as u8;
                     }
                 }
                 // A truncated frame, then a delimiter.
                 2 => {
-                    input.extend_from_slice(&frame[..rng.below(frame.len())]);
+                    input.extend_from_slice(&frame[..rng.random_range(0..frame.len())]);
                     input.push(0);
                 }
                 // Duplicated delimiters around a valid frame.
                 3 => {
-                    input.extend(std::iter::repeat_n(0, 1 + rng.below(4)));
+                    input.extend(std::iter::repeat_n(0, 1 + rng.random_range(0..4)));
                     input.extend_from_slice(frame);
-                    input.extend(std::iter::repeat_n(0, rng.below(4)));
+                    input.extend(std::iter::repeat_n(0, rng.random_range(0..4)));
                 }
                 // A valid frame with a byte inserted or removed.
                 4 => {
                     input.extend_from_slice(frame);
-                    let at = rng.below(input.len() - 1);
-                    if rng.below(2) == 0 {
+                    let at = rng.random_range(0..input.len() - 1);
+                    if rng.random_range(0..2) == 0 {
                         input.remove(at);
                     } else {
-                        input.insert(at, rng.next() as u8 | 1);
+                        input.insert(at, rng.next_u64() as u8 | 1);
                     }
                 }
                 // A run longer than any frame, without a delimiter.
                 _ => {
-                    if rng.below(100) == 0 {
-                        input.extend((0..MAX_ENCODED + 1 + rng.below(50)).map(|_| 0x55));
+                    if rng.random_range(0..100) == 0 {
+                        input.extend((0..MAX_ENCODED + 1 + rng.random_range(0..50)).map(|_| 0x55));
                         input.push(0);
                     } else {
-                        input.extend((0..rng.below(8)).map(|_| rng.byte()));
+                        input.extend((0..rng.random_range(0..8)).map(|_| noisy_byte(&mut rng)));
                     }
                 }
             }
@@ -176,7 +166,7 @@ fn decoder_survives_a_million_hostile_inputs() {
         // Every 16th case: resynchronisation. A delimiter and a valid frame
         // after whatever came before decode to exactly that frame.
         if case % 16 == 0 {
-            let (_, good, message) = &frames[rng.below(frames.len() - 1)];
+            let (_, good, message) = &frames[rng.random_range(0..frames.len() - 1)];
             input.clear();
             input.push(0);
             input.extend_from_slice(good);
@@ -195,6 +185,6 @@ fn decoder_survives_a_million_hostile_inputs() {
 }
 
 fn continue_with_small(input: &mut Vec<u8>, rng: &mut Rng, case: usize) {
-    let len = rng.below(40) + case % 3;
-    input.extend((0..len).map(|_| rng.byte()));
+    let len = rng.random_range(0..40) + case % 3;
+    input.extend((0..len).map(|_| noisy_byte(rng)));
 }
