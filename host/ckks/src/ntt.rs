@@ -142,6 +142,32 @@ fn stage_packed<const T: usize>(
     }
 }
 
+/// Calls `f` on matching `W`-word chunks of the four quarters of `block`
+/// (two fused radix-2 stages pair word `k` of every quarter), each chunk
+/// copied into locals so the butterflies work in registers.
+#[inline(always)]
+fn for_each_quarter_chunk(
+    block: &mut [u32],
+    mut f: impl FnMut(&mut [u32; W], &mut [u32; W], &mut [u32; W], &mut [u32; W]),
+) {
+    let quarter = block.len() / 4;
+    let (lo, hi) = block.split_at_mut(2 * quarter);
+    let (a0, b0) = lo.split_at_mut(quarter);
+    let (c0, d0) = hi.split_at_mut(quarter);
+    for (((xa, xb), xc), xd) in a0
+        .as_chunks_mut::<W>()
+        .0
+        .iter_mut()
+        .zip(b0.as_chunks_mut::<W>().0.iter_mut())
+        .zip(c0.as_chunks_mut::<W>().0.iter_mut())
+        .zip(d0.as_chunks_mut::<W>().0.iter_mut())
+    {
+        let (mut ra, mut rb, mut rc, mut rd) = (*xa, *xb, *xc, *xd);
+        f(&mut ra, &mut rb, &mut rc, &mut rd);
+        (*xa, *xb, *xc, *xd) = (ra, rb, rc, rd);
+    }
+}
+
 /// The forward transform: stages of [`ct`] butterflies, then the final
 /// reduction from `[0, 4q)`.
 #[inline(always)]
@@ -160,28 +186,16 @@ fn fwd_kernel(p: &LazyNtt, a: &mut [u32]) {
                 &p.fwd_ws[2 * groups..4 * groups],
             );
             for (g, block) in a.chunks_exact_mut(2 * t).enumerate() {
-                let (lo, hi) = block.split_at_mut(t);
-                let (a0, b0) = lo.split_at_mut(t / 2);
-                let (c0, d0) = hi.split_at_mut(t / 2);
                 let (v1, v1s) = (w1[g], w1s[g]);
                 let (v2, v2s, v3, v3s) = (w2[2 * g], w2s[2 * g], w2[2 * g + 1], w2s[2 * g + 1]);
-                for (((xa, xb), xc), xd) in a0
-                    .as_chunks_mut::<W>()
-                    .0
-                    .iter_mut()
-                    .zip(b0.as_chunks_mut::<W>().0.iter_mut())
-                    .zip(c0.as_chunks_mut::<W>().0.iter_mut())
-                    .zip(d0.as_chunks_mut::<W>().0.iter_mut())
-                {
-                    let (mut ra, mut rb, mut rc, mut rd) = (*xa, *xb, *xc, *xd);
+                for_each_quarter_chunk(block, move |ra, rb, rc, rd| {
                     for k in 0..W {
                         ct(&mut ra[k], &mut rc[k], v1, v1s, q);
                         ct(&mut rb[k], &mut rd[k], v1, v1s, q);
                         ct(&mut ra[k], &mut rb[k], v2, v2s, q);
                         ct(&mut rc[k], &mut rd[k], v3, v3s, q);
                     }
-                    (*xa, *xb, *xc, *xd) = (ra, rb, rc, rd);
-                }
+                });
             }
             t >>= 1;
             groups <<= 2;
@@ -218,28 +232,16 @@ fn inv_kernel(p: &LazyNtt, a: &mut [u32]) {
             let half = groups / 2;
             let (v, vs) = (&p.inv_w[half..2 * half], &p.inv_ws[half..2 * half]);
             for (h, block) in a.chunks_exact_mut(4 * t).enumerate() {
-                let (lo, hi) = block.split_at_mut(2 * t);
-                let (a0, b0) = lo.split_at_mut(t);
-                let (c0, d0) = hi.split_at_mut(t);
                 let (u0, u0s, u1, u1s) = (u[2 * h], us[2 * h], u[2 * h + 1], us[2 * h + 1]);
                 let (v0, v0s) = (v[h], vs[h]);
-                for (((xa, xb), xc), xd) in a0
-                    .as_chunks_mut::<W>()
-                    .0
-                    .iter_mut()
-                    .zip(b0.as_chunks_mut::<W>().0.iter_mut())
-                    .zip(c0.as_chunks_mut::<W>().0.iter_mut())
-                    .zip(d0.as_chunks_mut::<W>().0.iter_mut())
-                {
-                    let (mut ra, mut rb, mut rc, mut rd) = (*xa, *xb, *xc, *xd);
+                for_each_quarter_chunk(block, move |ra, rb, rc, rd| {
                     for k in 0..W {
                         gs(&mut ra[k], &mut rb[k], u0, u0s, q);
                         gs(&mut rc[k], &mut rd[k], u1, u1s, q);
                         gs(&mut ra[k], &mut rc[k], v0, v0s, q);
                         gs(&mut rb[k], &mut rd[k], v0, v0s, q);
                     }
-                    (*xa, *xb, *xc, *xd) = (ra, rb, rc, rd);
-                }
+                });
             }
             t <<= 2;
             groups >>= 2;
