@@ -180,24 +180,15 @@ impl NttPlan {
             return self.fwd_lazy(a);
         }
         let m = &self.modulus;
-        let n = self.n();
-        let mut t = n;
-        let mut groups = 1;
-        while groups < n {
-            t >>= 1;
-            for i in 0..groups {
-                let w = self.psi_rev[groups + i];
-                let w_shoup = self.psi_rev_shoup[groups + i];
-                let (lo, hi) = a[2 * i * t..2 * i * t + 2 * t].split_at_mut(t);
-                for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
-                    let u = *x;
-                    let v = m.mul_shoup(*y, w, w_shoup);
-                    *x = m.add(u, v);
-                    *y = m.sub(u, v);
-                }
+        for_each_ct_group(a, |k, lo, hi| {
+            let (w, w_shoup) = (self.psi_rev[k], self.psi_rev_shoup[k]);
+            for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
+                let u = *x;
+                let v = m.mul_shoup(*y, w, w_shoup);
+                *x = m.add(u, v);
+                *y = m.sub(u, v);
             }
-            groups <<= 1;
-        }
+        });
     }
 
     /// In-place inverse transform including `N^-1` (Gentleman–Sande with a
@@ -208,23 +199,14 @@ impl NttPlan {
             return self.inv_lazy(a);
         }
         let m = &self.modulus;
-        let n = self.n();
-        let mut t = 1;
-        let mut groups = n >> 1;
-        while groups >= 1 {
-            for i in 0..groups {
-                let w = self.psi_inv_half_rev[groups + i];
-                let w_shoup = self.psi_inv_half_rev_shoup[groups + i];
-                let (lo, hi) = a[2 * i * t..2 * i * t + 2 * t].split_at_mut(t);
-                for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
-                    let (u, v) = (*x, *y);
-                    *x = m.half(m.add(u, v));
-                    *y = m.mul_shoup(m.sub(u, v), w, w_shoup);
-                }
+        for_each_gs_group(a, |k, lo, hi| {
+            let (w, w_shoup) = (self.psi_inv_half_rev[k], self.psi_inv_half_rev_shoup[k]);
+            for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
+                let (u, v) = (*x, *y);
+                *x = m.half(m.add(u, v));
+                *y = m.mul_shoup(m.sub(u, v), w, w_shoup);
             }
-            t <<= 1;
-            groups >>= 1;
-        }
+        });
     }
 
     /// Lazy (Harvey) butterflies keep values below `4q` between stages,
@@ -245,24 +227,15 @@ impl NttPlan {
     fn fwd_lazy(&self, a: &mut [u32]) {
         let q = self.modulus.value();
         let two_q = 2 * q;
-        let n = self.n();
-        let mut t = n;
-        let mut groups = 1;
-        while groups < n {
-            t >>= 1;
-            for i in 0..groups {
-                let w = self.psi_rev[groups + i];
-                let w_shoup = self.psi_rev_shoup[groups + i];
-                let (lo, hi) = a[2 * i * t..2 * i * t + 2 * t].split_at_mut(t);
-                for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
-                    let u = (*x).min(x.wrapping_sub(two_q));
-                    let v = Self::mul_shoup_lazy(q, *y, w, w_shoup);
-                    *x = u + v;
-                    *y = u + two_q - v;
-                }
+        for_each_ct_group(a, |k, lo, hi| {
+            let (w, w_shoup) = (self.psi_rev[k], self.psi_rev_shoup[k]);
+            for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
+                let u = (*x).min(x.wrapping_sub(two_q));
+                let v = Self::mul_shoup_lazy(q, *y, w, w_shoup);
+                *x = u + v;
+                *y = u + two_q - v;
             }
-            groups <<= 1;
-        }
+        });
         for x in a.iter_mut() {
             let r = (*x).min(x.wrapping_sub(two_q));
             *x = r.min(r.wrapping_sub(q));
@@ -274,26 +247,17 @@ impl NttPlan {
     fn inv_lazy(&self, a: &mut [u32]) {
         let q = self.modulus.value();
         let two_q = 2 * q;
-        let n = self.n();
-        let mut t = 1;
-        let mut groups = n >> 1;
-        while groups >= 1 {
-            for i in 0..groups {
-                let w = self.psi_inv_half_rev[groups + i];
-                let w_shoup = self.psi_inv_half_rev_shoup[groups + i];
-                let (lo, hi) = a[2 * i * t..2 * i * t + 2 * t].split_at_mut(t);
-                for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
-                    let (u, v) = (*x, *y);
-                    let sum = u + v;
-                    let sum = sum.min(sum.wrapping_sub(two_q));
-                    // Halving: add q when odd (q is odd); stays below 1.5q.
-                    *x = (sum + (q & (sum & 1).wrapping_neg())) >> 1;
-                    *y = Self::mul_shoup_lazy(q, u + two_q - v, w, w_shoup);
-                }
+        for_each_gs_group(a, |k, lo, hi| {
+            let (w, w_shoup) = (self.psi_inv_half_rev[k], self.psi_inv_half_rev_shoup[k]);
+            for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
+                let (u, v) = (*x, *y);
+                let sum = u + v;
+                let sum = sum.min(sum.wrapping_sub(two_q));
+                // Halving: add q when odd (q is odd); stays below 1.5q.
+                *x = (sum + (q & (sum & 1).wrapping_neg())) >> 1;
+                *y = Self::mul_shoup_lazy(q, u + two_q - v, w, w_shoup);
             }
-            t <<= 1;
-            groups >>= 1;
-        }
+        });
         for x in a.iter_mut() {
             *x = (*x).min(x.wrapping_sub(q));
         }
@@ -347,6 +311,38 @@ impl NttPlan {
             core::mem::swap(&mut cur, &mut next);
         }
         cur
+    }
+}
+
+/// Walks the butterfly groups of a Cooley–Tukey transform, stage by stage
+/// from the widest: `f(k, lo, hi)` gets group `i` of a stage with `groups`
+/// groups as its two halves and `k = groups + i`, the index of its twiddle
+/// in the bit-reversed tables.
+fn for_each_ct_group(a: &mut [u32], mut f: impl FnMut(usize, &mut [u32], &mut [u32])) {
+    let n = a.len();
+    let (mut t, mut groups) = (n, 1);
+    while groups < n {
+        t >>= 1;
+        for (i, block) in a.chunks_exact_mut(2 * t).enumerate() {
+            let (lo, hi) = block.split_at_mut(t);
+            f(groups + i, lo, hi);
+        }
+        groups <<= 1;
+    }
+}
+
+/// The Gentleman–Sande order of [`for_each_ct_group`]: stages from the
+/// narrowest (`groups = N/2`) to the widest.
+fn for_each_gs_group(a: &mut [u32], mut f: impl FnMut(usize, &mut [u32], &mut [u32])) {
+    let n = a.len();
+    let (mut t, mut groups) = (1, n >> 1);
+    while groups >= 1 {
+        for (i, block) in a.chunks_exact_mut(2 * t).enumerate() {
+            let (lo, hi) = block.split_at_mut(t);
+            f(groups + i, lo, hi);
+        }
+        t <<= 1;
+        groups >>= 1;
     }
 }
 
