@@ -211,6 +211,18 @@ impl Red {
         if s >= self.q { s - self.q } else { s }
     }
 
+    /// `x · y mod q`.
+    #[inline(always)]
+    fn mul(self, x: u32, y: u32) -> u32 {
+        self.reduce64(x as u64 * y as u64)
+    }
+
+    /// `acc + x · y mod q`.
+    #[inline(always)]
+    fn mac(self, acc: u32, x: u32, y: u32) -> u32 {
+        self.reduce64(acc as u64 + x as u64 * y as u64)
+    }
+
     /// `x · c mod q` for any `x < 2^32`, `c < q` with `cs` its companion.
     #[inline(always)]
     fn mul_shoup(self, x: u32, c: u32, cs: u32) -> u32 {
@@ -223,117 +235,52 @@ impl Red {
     }
 }
 
-// The kernels: plain loops over limbs, compiled per instruction set by
-// `multiversion!` below.
+// Element-wise walkers the kernels are written with: plain zipped loops
+// that LLVM vectorises once inlined into a kernel.
 
+/// `a[k] = f(a[k])`.
 #[inline(always)]
-fn add_k(r: Red, a: &[u32], b: &[u32], out: &mut [u32]) {
-    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-        *o = r.add(x, y);
-    }
-}
-
-#[inline(always)]
-fn add_assign_k(r: Red, a: &mut [u32], b: &[u32]) {
-    for (x, &y) in a.iter_mut().zip(b) {
-        *x = r.add(*x, y);
-    }
-}
-
-#[inline(always)]
-fn sub_k(r: Red, a: &[u32], b: &[u32], out: &mut [u32]) {
-    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-        *o = r.sub(x, y);
-    }
-}
-
-#[inline(always)]
-fn sub_assign_k(r: Red, a: &mut [u32], b: &[u32]) {
-    for (x, &y) in a.iter_mut().zip(b) {
-        *x = r.sub(*x, y);
-    }
-}
-
-#[inline(always)]
-fn neg_assign_k(r: Red, a: &mut [u32]) {
+fn update<T: Copy>(a: &mut [T], f: impl Fn(T) -> T) {
     for x in a.iter_mut() {
-        *x = r.sub(0, *x);
+        *x = f(*x);
     }
 }
 
+/// `a[k] = f(a[k], b[k])`.
 #[inline(always)]
-fn mul_k(r: Red, a: &[u32], b: &[u32], out: &mut [u32]) {
-    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-        *o = r.reduce64(x as u64 * y as u64);
-    }
-}
-
-#[inline(always)]
-fn mul_assign_k(r: Red, a: &mut [u32], b: &[u32]) {
+fn zip_update<T: Copy, U: Copy>(a: &mut [T], b: &[U], f: impl Fn(T, U) -> T) {
     for (x, &y) in a.iter_mut().zip(b) {
-        *x = r.reduce64(*x as u64 * y as u64);
+        *x = f(*x, y);
     }
 }
 
+/// `acc[k] = f(acc[k], a[k], b[k])`.
 #[inline(always)]
-fn mac_k(r: Red, a: &[u32], b: &[u32], acc: &mut [u32]) {
+fn zip2_update<T: Copy>(acc: &mut [T], a: &[u32], b: &[u32], f: impl Fn(T, u32, u32) -> T) {
     for ((o, &x), &y) in acc.iter_mut().zip(a).zip(b) {
-        *o = r.reduce64(*o as u64 + x as u64 * y as u64);
+        *o = f(*o, x, y);
     }
 }
 
+/// `acc0[k] = f(acc0[k], a[k], b0[k])` and `acc1[k] = f(acc1[k], a[k],
+/// b1[k])` in one pass over `a`.
 #[inline(always)]
-fn mac2_k(r: Red, a: &[u32], b0: &[u32], b1: &[u32], acc0: &mut [u32], acc1: &mut [u32]) {
+fn pair_update<T: Copy>(
+    acc0: &mut [T],
+    acc1: &mut [T],
+    a: &[u32],
+    b0: &[u32],
+    b1: &[u32],
+    f: impl Fn(T, u32, u32) -> T,
+) {
     for ((((o0, o1), &x), &y0), &y1) in acc0.iter_mut().zip(acc1.iter_mut()).zip(a).zip(b0).zip(b1)
     {
-        *o0 = r.reduce64(*o0 as u64 + x as u64 * y0 as u64);
-        *o1 = r.reduce64(*o1 as u64 + x as u64 * y1 as u64);
+        *o0 = f(*o0, x, y0);
+        *o1 = f(*o1, x, y1);
     }
 }
 
-#[inline(always)]
-fn mul2_k(r: Red, a: &[u32], b0: &[u32], b1: &[u32], out0: &mut [u32], out1: &mut [u32]) {
-    for ((((o0, o1), &x), &y0), &y1) in out0.iter_mut().zip(out1.iter_mut()).zip(a).zip(b0).zip(b1)
-    {
-        *o0 = r.reduce64(x as u64 * y0 as u64);
-        *o1 = r.reduce64(x as u64 * y1 as u64);
-    }
-}
-
-#[inline(always)]
-fn mul_const_assign_k(r: Red, a: &mut [u32], c: u32, cs: u32) {
-    for x in a.iter_mut() {
-        *x = r.mul_shoup(*x, c, cs);
-    }
-}
-
-#[inline(always)]
-fn mac_const_k(r: Red, a: &[u32], c: u32, cs: u32, acc: &mut [u32]) {
-    for (o, &x) in acc.iter_mut().zip(a) {
-        *o = r.add(*o, r.mul_shoup(x, c, cs));
-    }
-}
-
-#[inline(always)]
-fn add_const_assign_k(r: Red, a: &mut [u32], c: u32) {
-    for x in a.iter_mut() {
-        *x = r.add(*x, c);
-    }
-}
-
-#[inline(always)]
-fn sub_mul_const_assign_k(r: Red, a: &mut [u32], b: &[u32], c: u32, cs: u32) {
-    for (x, &y) in a.iter_mut().zip(b) {
-        *x = r.mul_shoup(r.sub(*x, y), c, cs);
-    }
-}
-
-#[inline(always)]
-fn reduce_k(r: Red, a: &[u32], out: &mut [u32]) {
-    for (o, &x) in out.iter_mut().zip(a) {
-        *o = r.reduce32(x);
-    }
-}
+// The kernels too long for one line.
 
 #[inline(always)]
 fn lincomb_k(r: Red, inputs: &[&[u32]], consts: &[u32], out: &mut [u32]) {
@@ -438,36 +385,6 @@ fn lincomb_multi_k(reds: &[Red], inputs: &[&[u32]], consts: &[&[u32]], out: &mut
     }
 }
 
-#[inline(always)]
-fn mac_lazy_k(a: &[u32], b: &[u32], acc: &mut [u64]) {
-    for ((o, &x), &y) in acc.iter_mut().zip(a).zip(b) {
-        *o += x as u64 * y as u64;
-    }
-}
-
-#[inline(always)]
-fn mac_lazy2_k(a: &[u32], b0: &[u32], b1: &[u32], acc0: &mut [u64], acc1: &mut [u64]) {
-    for ((((o0, o1), &x), &y0), &y1) in acc0.iter_mut().zip(acc1.iter_mut()).zip(a).zip(b0).zip(b1)
-    {
-        *o0 += x as u64 * y0 as u64;
-        *o1 += x as u64 * y1 as u64;
-    }
-}
-
-#[inline(always)]
-fn reduce_lazy_k(r: Red, acc: &[u64], out: &mut [u32]) {
-    for (o, &x) in out.iter_mut().zip(acc) {
-        *o = r.reduce64(x);
-    }
-}
-
-#[inline(always)]
-fn fold_lazy_k(r: Red, acc: &mut [u64]) {
-    for x in acc.iter_mut() {
-        *x = r.reduce64(*x) as u64;
-    }
-}
-
 /// `round(Σ x_i·w_i / 2^64)` with `w_i = a_i·2^23 + b_i` (`a_i, b_i <
 /// 2^23`): two sums of 32×32-bit products (vector friendly, each term below
 /// `2^53`, so up to `2^11` inputs), combined once per coefficient in 128
@@ -503,28 +420,40 @@ fn round_fixed_k(inputs: &[&[u32]], weights: &[u64], out: &mut [u32]) {
     }
 }
 
+// The limb loops, one line each over the walkers below, compiled per
+// instruction set.
 crate::simd::multiversion! {
-    fn add_d(r: Red, a: &[u32], b: &[u32], out: &mut [u32]) => add_k;
-    fn add_assign_d(r: Red, a: &mut [u32], b: &[u32]) => add_assign_k;
-    fn sub_d(r: Red, a: &[u32], b: &[u32], out: &mut [u32]) => sub_k;
-    fn sub_assign_d(r: Red, a: &mut [u32], b: &[u32]) => sub_assign_k;
-    fn neg_assign_d(r: Red, a: &mut [u32]) => neg_assign_k;
-    fn mul_d(r: Red, a: &[u32], b: &[u32], out: &mut [u32]) => mul_k;
-    fn mul_assign_d(r: Red, a: &mut [u32], b: &[u32]) => mul_assign_k;
-    fn mac_d(r: Red, a: &[u32], b: &[u32], acc: &mut [u32]) => mac_k;
-    fn mac2_d(r: Red, a: &[u32], b0: &[u32], b1: &[u32], acc0: &mut [u32], acc1: &mut [u32]) => mac2_k;
-    fn mul2_d(r: Red, a: &[u32], b0: &[u32], b1: &[u32], out0: &mut [u32], out1: &mut [u32]) => mul2_k;
-    fn mul_const_assign_d(r: Red, a: &mut [u32], c: u32, cs: u32) => mul_const_assign_k;
-    fn mac_const_d(r: Red, a: &[u32], c: u32, cs: u32, acc: &mut [u32]) => mac_const_k;
-    fn add_const_assign_d(r: Red, a: &mut [u32], c: u32) => add_const_assign_k;
-    fn sub_mul_const_assign_d(r: Red, a: &mut [u32], b: &[u32], c: u32, cs: u32) => sub_mul_const_assign_k;
-    fn reduce_d(r: Red, a: &[u32], out: &mut [u32]) => reduce_k;
+    fn add_d(r: Red, a: &[u32], b: &[u32], out: &mut [u32]) { zip2_update(out, a, b, |_, x, y| r.add(x, y)) }
+    fn add_assign_d(r: Red, a: &mut [u32], b: &[u32]) { zip_update(a, b, |x, y| r.add(x, y)) }
+    fn sub_d(r: Red, a: &[u32], b: &[u32], out: &mut [u32]) { zip2_update(out, a, b, |_, x, y| r.sub(x, y)) }
+    fn sub_assign_d(r: Red, a: &mut [u32], b: &[u32]) { zip_update(a, b, |x, y| r.sub(x, y)) }
+    fn neg_assign_d(r: Red, a: &mut [u32]) { update(a, |x| r.sub(0, x)) }
+    fn mul_d(r: Red, a: &[u32], b: &[u32], out: &mut [u32]) { zip2_update(out, a, b, |_, x, y| r.mul(x, y)) }
+    fn mul_assign_d(r: Red, a: &mut [u32], b: &[u32]) { zip_update(a, b, |x, y| r.mul(x, y)) }
+    fn mac_d(r: Red, a: &[u32], b: &[u32], acc: &mut [u32]) { zip2_update(acc, a, b, |o, x, y| r.mac(o, x, y)) }
+    fn mac2_d(r: Red, a: &[u32], b0: &[u32], b1: &[u32], acc0: &mut [u32], acc1: &mut [u32]) {
+        pair_update(acc0, acc1, a, b0, b1, |o, x, y| r.mac(o, x, y))
+    }
+    fn mul2_d(r: Red, a: &[u32], b0: &[u32], b1: &[u32], out0: &mut [u32], out1: &mut [u32]) {
+        pair_update(out0, out1, a, b0, b1, |_, x, y| r.mul(x, y))
+    }
+    fn mul_const_assign_d(r: Red, a: &mut [u32], c: u32, cs: u32) { update(a, |x| r.mul_shoup(x, c, cs)) }
+    fn mac_const_d(r: Red, a: &[u32], c: u32, cs: u32, acc: &mut [u32]) {
+        zip_update(acc, a, |o, x| r.add(o, r.mul_shoup(x, c, cs)))
+    }
+    fn add_const_assign_d(r: Red, a: &mut [u32], c: u32) { update(a, |x| r.add(x, c)) }
+    fn sub_mul_const_assign_d(r: Red, a: &mut [u32], b: &[u32], c: u32, cs: u32) {
+        zip_update(a, b, |x, y| r.mul_shoup(r.sub(x, y), c, cs))
+    }
+    fn reduce_d(r: Red, a: &[u32], out: &mut [u32]) { zip_update(out, a, |_, x| r.reduce32(x)) }
     fn lincomb_d(r: Red, inputs: &[&[u32]], consts: &[u32], out: &mut [u32]) => lincomb_k;
     fn lincomb_multi_d(reds: &[Red], inputs: &[&[u32]], consts: &[&[u32]], out: &mut [u32]) => lincomb_multi_k;
-    fn mac_lazy_d(a: &[u32], b: &[u32], acc: &mut [u64]) => mac_lazy_k;
-    fn mac_lazy2_d(a: &[u32], b0: &[u32], b1: &[u32], acc0: &mut [u64], acc1: &mut [u64]) => mac_lazy2_k;
-    fn reduce_lazy_d(r: Red, acc: &[u64], out: &mut [u32]) => reduce_lazy_k;
-    fn fold_lazy_d(r: Red, acc: &mut [u64]) => fold_lazy_k;
+    fn mac_lazy_d(a: &[u32], b: &[u32], acc: &mut [u64]) { zip2_update(acc, a, b, |o, x, y| o + x as u64 * y as u64) }
+    fn mac_lazy2_d(a: &[u32], b0: &[u32], b1: &[u32], acc0: &mut [u64], acc1: &mut [u64]) {
+        pair_update(acc0, acc1, a, b0, b1, |o, x, y| o + x as u64 * y as u64)
+    }
+    fn reduce_lazy_d(r: Red, acc: &[u64], out: &mut [u32]) { zip_update(out, acc, |_, x| r.reduce64(x)) }
+    fn fold_lazy_d(r: Red, acc: &mut [u64]) { update(acc, |x| r.reduce64(x) as u64) }
     fn round_fixed_d(inputs: &[&[u32]], weights: &[u64], out: &mut [u32]) => round_fixed_k;
 }
 

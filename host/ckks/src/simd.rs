@@ -83,37 +83,50 @@ impl Isa {
 }
 
 /// `multiversion! { pub(crate) fn name(args) -> ret => kernel; }` defines
-/// `name(isa, args)` running `kernel(args)` compiled for `isa`.
+/// `name(isa, args)` running `kernel(args)` compiled for `isa`;
+/// `multiversion! { fn name(args) -> ret { body } }` does the same with the
+/// kernel written in place (for the one-line limb loops).
 macro_rules! multiversion {
-    ($($vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? => $kernel:path;)*) => {
-        $(
-            #[inline]
-            #[allow(unsafe_code)]
-            $vis fn $name(isa: $crate::simd::Isa, $($arg: $ty),*) $(-> $ret)? {
-                #[cfg(target_arch = "x86_64")]
-                {
-                    #[target_feature(enable = "avx2,bmi2")]
-                    fn avx2($($arg: $ty),*) $(-> $ret)? {
-                        $kernel($($arg),*)
-                    }
-                    #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,bmi2")]
-                    fn avx512($($arg: $ty),*) $(-> $ret)? {
-                        $kernel($($arg),*)
-                    }
-                    if isa == $crate::simd::Isa::AVX512 {
-                        // SAFETY: an AVX-512 `Isa` only comes from
-                        // `Isa::detect`, which found the features.
-                        return unsafe { avx512($($arg),*) };
-                    }
-                    if isa == $crate::simd::Isa::AVX2 {
-                        // SAFETY: as above, for AVX2.
-                        return unsafe { avx2($($arg),*) };
-                    }
+    () => {};
+    ($vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? => $kernel:path; $($rest:tt)*) => {
+        $crate::simd::multiversion!(@emit $vis $name ($($arg: $ty),*) ($(-> $ret)?) {} $kernel);
+        $crate::simd::multiversion! { $($rest)* }
+    };
+    ($vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block $($rest:tt)*) => {
+        $crate::simd::multiversion!(@emit $vis $name ($($arg: $ty),*) ($(-> $ret)?) {
+            #[inline(always)]
+            fn kernel($($arg: $ty),*) $(-> $ret)? $body
+        } kernel);
+        $crate::simd::multiversion! { $($rest)* }
+    };
+    (@emit $vis:vis $name:ident ($($arg:ident : $ty:ty),*) ($($ret:tt)*) { $($item:item)* } $kernel:path) => {
+        #[inline]
+        #[allow(unsafe_code)]
+        $vis fn $name(isa: $crate::simd::Isa, $($arg: $ty),*) $($ret)* {
+            $($item)*
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,bmi2")]
+                fn avx2($($arg: $ty),*) $($ret)* {
+                    $kernel($($arg),*)
                 }
-                let _ = isa;
-                $kernel($($arg),*)
+                #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,bmi2")]
+                fn avx512($($arg: $ty),*) $($ret)* {
+                    $kernel($($arg),*)
+                }
+                if isa == $crate::simd::Isa::AVX512 {
+                    // SAFETY: an AVX-512 `Isa` only comes from
+                    // `Isa::detect`, which found the features.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if isa == $crate::simd::Isa::AVX2 {
+                    // SAFETY: as above, for AVX2.
+                    return unsafe { avx2($($arg),*) };
+                }
             }
-        )*
+            let _ = isa;
+            $kernel($($arg),*)
+        }
     };
 }
 pub(crate) use multiversion;
