@@ -168,17 +168,7 @@ impl KeyGenerator {
         let be = ring.backend();
         let (q_limbs, p_limbs) = (params.q().len(), params.p().len());
         let alpha = params.digit_size();
-        // [P]_(q_i).
-        let p_mod_q: Vec<u32> = params
-            .q()
-            .iter()
-            .map(|qi| {
-                params
-                    .p()
-                    .iter()
-                    .fold(1, |acc, p| qi.mul(acc, qi.reduce(p.value() as u64)))
-            })
-            .collect();
+        let p_mod_q = ring.p_mod_q();
         let digits = (0..q_limbs.div_ceil(alpha))
             .map(|j| {
                 let a = ring.sample_uniform(&mut self.rng, q_limbs, p_limbs);

@@ -358,6 +358,11 @@ impl Ring {
         &self.params
     }
 
+    /// `[P]_(q_i)` for every prime `q_i` of `Q`.
+    pub(crate) fn p_mod_q(&self) -> &[u32] {
+        &self.p_mod_q
+    }
+
     /// The backend every operation runs on.
     pub fn backend(&self) -> &dyn Backend {
         &*self.backend
