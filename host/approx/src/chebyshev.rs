@@ -24,13 +24,12 @@ impl ChebyshevPoly {
     /// coefficient vector, and degrees above [`MAX_DEGREE`].
     pub fn new(bound: f64, coeffs: Vec<f64>) -> Result<Self> {
         check_bound(bound)?;
-        if coeffs.is_empty() {
-            return Err(ApproxError::InvalidParameter {
-                name: "coeffs.len()",
-                value: 0.0,
-                expected: "at least one coefficient",
-            });
-        }
+        ApproxError::reject_if(
+            coeffs.is_empty(),
+            "coeffs.len()",
+            0.0,
+            "at least one coefficient",
+        )?;
         if coeffs.len() > MAX_DEGREE + 1 {
             return Err(ApproxError::DegreeOutOfRange {
                 degree: coeffs.len() - 1,

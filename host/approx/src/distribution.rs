@@ -104,13 +104,7 @@ impl InputDistribution {
     /// The OLA scaled distribution: every sample multiplied by `r`
     /// (density `phi(x / r) / r`), widening it for `r > 1`.
     pub fn scaled(&self, r: f64) -> Result<Self> {
-        if !(r.is_finite() && r > 0.0) {
-            return Err(ApproxError::InvalidParameter {
-                name: "r",
-                value: r,
-                expected: "a finite factor > 0",
-            });
-        }
+        ApproxError::reject_if(!(r.is_finite() && r > 0.0), "r", r, "a finite factor > 0")?;
         let xs: Vec<f64> = self.xs.iter().map(|x| x * r).collect();
         check_samples(&xs)?;
         Ok(Self {
@@ -129,13 +123,7 @@ impl InputDistribution {
     /// their second derivatives.
     pub fn binned(&self, bound: f64, bins: usize) -> Result<Self> {
         check_bound(bound)?;
-        if bins < 2 {
-            return Err(ApproxError::InvalidParameter {
-                name: "bins",
-                value: bins as f64,
-                expected: "at least 2 bins",
-            });
-        }
+        ApproxError::reject_if(bins < 2, "bins", bins as f64, "at least 2 bins")?;
         let (xs, ws) = bin_points(&self.xs, &self.ws, bound, bins);
         Ok(Self { xs, ws })
     }

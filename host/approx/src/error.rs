@@ -150,6 +150,27 @@ impl std::error::Error for ApproxError {}
 /// Result alias used throughout the crate.
 pub type Result<T> = std::result::Result<T, ApproxError>;
 
+impl ApproxError {
+    /// [`ApproxError::InvalidParameter`] when `invalid`, else `Ok`: the
+    /// one-line parameter check at the top of every public entry point.
+    pub(crate) fn reject_if(
+        invalid: bool,
+        name: &'static str,
+        value: f64,
+        expected: &'static str,
+    ) -> Result<()> {
+        if invalid {
+            Err(ApproxError::InvalidParameter {
+                name,
+                value,
+                expected,
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// Refuses a bound that is not finite and positive.
 pub(crate) fn check_bound(bound: f64) -> Result<()> {
     if bound.is_finite() && bound > 0.0 {

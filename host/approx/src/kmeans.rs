@@ -58,13 +58,12 @@ pub fn kmeans(
         v.dedup();
         v.len()
     };
-    if k == 0 || distinct < k {
-        return Err(ApproxError::InvalidParameter {
-            name: "k",
-            value: k as f64,
-            expected: "1 <= k <= number of distinct weighted points",
-        });
-    }
+    ApproxError::reject_if(
+        k == 0 || distinct < k,
+        "k",
+        k as f64,
+        "1 <= k <= number of distinct weighted points",
+    )?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let d2 = |a: &[f64; 2], b: &[f64; 2]| (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2);
 

@@ -41,20 +41,13 @@ pub struct RemezResult {
 /// exchange stops when the levelled error and the true maximum agree to
 /// 1e-10 relative.
 pub fn odd_sign_minimax(degree: usize, eps: f64) -> Result<RemezResult> {
-    if degree.is_multiple_of(2) || degree > 255 {
-        return Err(ApproxError::InvalidParameter {
-            name: "degree",
-            value: degree as f64,
-            expected: "an odd degree <= 255",
-        });
-    }
-    if !(eps > 0.0 && eps < 1.0) {
-        return Err(ApproxError::InvalidParameter {
-            name: "eps",
-            value: eps,
-            expected: "0 < eps < 1",
-        });
-    }
+    ApproxError::reject_if(
+        degree.is_multiple_of(2) || degree > 255,
+        "degree",
+        degree as f64,
+        "an odd degree <= 255",
+    )?;
+    ApproxError::reject_if(!(eps > 0.0 && eps < 1.0), "eps", eps, "0 < eps < 1")?;
     let m = degree.div_ceil(2);
     let grid = error_grid(eps, 40 * (m + 1) + 400);
     // Initial reference: Chebyshev extrema of [eps, 1].
@@ -308,13 +301,12 @@ impl CompositeSign {
     /// Builds the composition with the given component degrees (each odd)
     /// for inputs with `|x| >= eps`.
     pub fn new(degrees: &[usize], eps: f64) -> Result<Self> {
-        if degrees.is_empty() {
-            return Err(ApproxError::InvalidParameter {
-                name: "degrees.len()",
-                value: 0.0,
-                expected: "at least one component",
-            });
-        }
+        ApproxError::reject_if(
+            degrees.is_empty(),
+            "degrees.len()",
+            0.0,
+            "at least one component",
+        )?;
         let mut stages = Vec::with_capacity(degrees.len());
         let mut stage_errors = Vec::with_capacity(degrees.len());
         let mut lo = eps;

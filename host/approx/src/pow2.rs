@@ -105,13 +105,12 @@ pub fn fit_power_of_two(
             max: POW2_MAX_DEGREE,
         });
     }
-    if options.min_exp > options.max_exp {
-        return Err(ApproxError::InvalidParameter {
-            name: "min_exp",
-            value: options.min_exp as f64,
-            expected: "min_exp <= max_exp",
-        });
-    }
+    ApproxError::reject_if(
+        options.min_exp > options.max_exp,
+        "min_exp",
+        options.min_exp as f64,
+        "min_exp <= max_exp",
+    )?;
     let pts = if dist.len() > DEFAULT_BINS {
         dist.binned(bound, DEFAULT_BINS)?
     } else {

@@ -159,13 +159,12 @@ impl InverseErrorTable {
     /// most 31: the f64 exchange is unreliable for degree 63 at tiny
     /// errors; the published triples use degrees <= 29).
     pub fn new(max_degree: usize) -> Result<Self> {
-        if max_degree.is_multiple_of(2) || !(3..=31).contains(&max_degree) {
-            return Err(ApproxError::InvalidParameter {
-                name: "max_degree",
-                value: max_degree as f64,
-                expected: "an odd degree in 3..=31",
-            });
-        }
+        ApproxError::reject_if(
+            max_degree.is_multiple_of(2) || !(3..=31).contains(&max_degree),
+            "max_degree",
+            max_degree as f64,
+            "an odd degree in 3..=31",
+        )?;
         let mut curves = vec![None; max_degree + 1];
         for d in (3..=max_degree).step_by(2) {
             let (mut xs, mut ys) = (Vec::new(), Vec::new());
@@ -254,20 +253,13 @@ pub fn optimal_sign_degrees(
     alpha: u32,
     eps: f64,
 ) -> Result<OptimalSignDegrees> {
-    if !(2..=24).contains(&alpha) {
-        return Err(ApproxError::InvalidParameter {
-            name: "alpha",
-            value: alpha as f64,
-            expected: "2 <= alpha <= 24",
-        });
-    }
-    if !(eps > 0.0 && eps < 1.0) {
-        return Err(ApproxError::InvalidParameter {
-            name: "eps",
-            value: eps,
-            expected: "0 < eps < 1",
-        });
-    }
+    ApproxError::reject_if(
+        !(2..=24).contains(&alpha),
+        "alpha",
+        alpha as f64,
+        "2 <= alpha <= 24",
+    )?;
+    ApproxError::reject_if(!(eps > 0.0 && eps < 1.0), "eps", eps, "0 < eps < 1")?;
     let base = 2f64.powi(1 - alpha as i32);
     let target = (1.0 - eps) / (1.0 + eps);
     // h[m][n] (as tau) and the innermost degree chosen there.
