@@ -13,21 +13,31 @@
 //! * [`roots`]: canonical roots and twiddle-table entries one at a time,
 //!   without `alloc` (for firmware that loads twiddles from the primes).
 //! * [`vector`]: the vector unit's pointwise operations.
+//! * [`fast_ntt`]: the same transform as [`NttPlan`], bit for bit, with lazy
+//!   vectorised butterflies ([`fast_ntt::LazyNtt`]), for software that runs
+//!   NTTs at speed (the CPU CKKS backend, the simulator's fast path).
+//! * [`simd`]: the instruction set such kernels are compiled for, chosen at
+//!   run time ([`simd::Isa`], [`multiversion!`]).
 //! * [`reference`]: slow, obviously-correct oracles used by tests here and in
 //!   the crates above (schoolbook negacyclic product, naive DFT).
 //!
-//! The crate is `no_std`; the table-building parts need `alloc`.
+//! The crate is `no_std`; the table-building parts need `alloc`, and
+//! run-time CPU feature detection needs `std`.
 //! It depends on no other crate of the workspace: hdl, sim, firmware and host
 //! all test against it, never the other way round.
 #![no_std]
-#![forbid(unsafe_code)]
+// `unsafe` only in the expansion of `multiversion!`, which calls
+// `#[target_feature]` kernels after a feature check.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(test)]
+#[cfg(any(feature = "std", test))]
 extern crate std;
 
+#[cfg(feature = "alloc")]
+pub mod fast_ntt;
 pub mod modulus;
 #[cfg(feature = "alloc")]
 pub mod ntt;
@@ -35,6 +45,7 @@ pub mod prime;
 #[cfg(feature = "alloc")]
 pub mod reference;
 pub mod roots;
+pub mod simd;
 pub mod vector;
 
 pub use modulus::{Modulus, ModulusError};

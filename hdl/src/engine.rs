@@ -17,7 +17,8 @@
 //! ping-ponging between the job's destination and two private scratch
 //! buffers so that the last stage lands in the destination, even when the
 //! source is the destination. Stages follow each other without a bubble
-//! once `H/2 ≥ L + 2`; smaller transforms wait [`Config::stage_gap`].
+//! once `H/2 ≥ L + 2` (`L` = [`PIPELINE_LATENCY`]); smaller transforms wait
+//! [`Config::stage_gap`].
 //! Twiddles for stages `s ≥ log2 P` are `P` consecutive table entries, one
 //! row of the per-lane main twiddle memories; the first `log2 P` stages use
 //! rows of a small early-stage memory that the loader fills with the
@@ -27,16 +28,27 @@
 //! rows of one operand (one per bank), two or three such cycles feed the
 //! lanes two rows, which they finish in two cycles.
 //!
+//! **Pipeline** (for timing closure on ECP5: no block-RAM output, adder
+//! chain or address adder shares a cycle with another). A read issued on
+//! cycle `t` is registered (stage A) and addresses the memories on `t + 1`;
+//! their outputs are registered on `t + 2` (stage R, before any
+//! multiplexer); the bank and operand multiplexers fill the lanes' operand
+//! registers on `t + 3` (stage I); the lanes start on `t + 4` and their
+//! results are written [`LANE_LATENCY`] cycles later. The host's reads
+//! bypass stages A and R (they answer the next cycle, as the bus promises).
+//!
 //! Exact cycle counts: [`Config::ntt_cycles`], [`Config::vector_cycles`].
 //!
 //! [`Config::stage_gap`]: crate::config::Config::stage_gap
 //! [`Config::ntt_cycles`]: crate::config::Config::ntt_cycles
 //! [`Config::vector_cycles`]: crate::config::Config::vector_cycles
+//! [`PIPELINE_LATENCY`]: crate::config::PIPELINE_LATENCY
 
 use rust_hdl::prelude::*;
 
 use crate::config::{
     Config, ERR_BAD_MODULUS, ERR_BAD_OP, ERR_BAD_SIZE, ERR_MISALIGNED, ERR_OUT_OF_RANGE,
+    PIPELINE_LATENCY,
 };
 use crate::lane::{LANE_LATENCY, Lane};
 
@@ -141,6 +153,19 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     twiddle_main_base: DFF<Bits<32>>,
     twiddle_early_base: DFF<Bits<32>>,
 
+    // Stage A: the issued read, registered before it reaches the memories.
+    issued: DFF<Bit>,
+    issued_ntt: DFF<Bit>,
+    issued_first: DFF<Bit>,
+    issued_second: DFF<Bit>,
+    issued_last: DFF<Bit>,
+    issued_early: DFF<Bit>,
+    issued_row_a: DFF<Bits<32>>,
+    issued_row_b: DFF<Bits<32>>,
+    issued_read_a: DFF<Bits<32>>,
+    issued_read_b: DFF<Bits<32>>,
+    issued_twiddle_main: DFF<Bits<32>>,
+    issued_twiddle_early: DFF<Bits<32>>,
     // Tag of the rows arriving from memory this cycle.
     arriving: DFF<Bit>,
     arriving_ntt: DFF<Bit>,
@@ -151,6 +176,22 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     arriving_early: DFF<Bit>,
     arriving_row_a: DFF<Bits<32>>,
     arriving_row_b: DFF<Bits<32>>,
+    // Stage R: the memories' outputs, registered, and their tag.
+    arrived: DFF<Bit>,
+    arrived_ntt: DFF<Bit>,
+    arrived_first: DFF<Bit>,
+    arrived_second: DFF<Bit>,
+    arrived_last: DFF<Bit>,
+    arrived_swap: DFF<Bit>,
+    arrived_row_a: DFF<Bits<32>>,
+    arrived_row_b: DFF<Bits<32>>,
+    bank0_word: [DFF<Bits<32>>; P],
+    bank1_word: [DFF<Bits<32>>; P],
+    twiddle_word: [DFF<Bits<32>>; P],
+    // Stage I: the lanes' operands, registered after the multiplexers.
+    lane_u: [DFF<Bits<32>>; P],
+    lane_v: [DFF<Bits<32>>; P],
+    lane_w: [DFF<Bits<32>>; P],
     // Second row of a vector pair, issued the cycle after the first.
     second_issue: DFF<Bit>,
     second_row: DFF<Bits<32>>,
@@ -160,12 +201,13 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     hold_second_a: [DFF<Bits<32>>; P],
     hold_second_b: [DFF<Bits<32>>; P],
     hold_last_b: [DFF<Bits<32>>; P],
-    // Write-back metadata travelling beside the lanes (LANE_LATENCY long).
-    write_valid: [DFF<Bit>; 10],
-    write_two_rows: [DFF<Bit>; 10],
-    write_inverse: [DFF<Bit>; 10],
-    write_row_a: [DFF<Bits<32>>; 10],
-    write_row_b: [DFF<Bits<32>>; 10],
+    // Write-back metadata travelling beside stage I and the lanes
+    // (LANE_LATENCY + 1 long).
+    write_valid: [DFF<Bit>; 11],
+    write_two_rows: [DFF<Bit>; 11],
+    write_inverse: [DFF<Bit>; 11],
+    write_row_a: [DFF<Bits<32>>; 11],
+    write_row_b: [DFF<Bits<32>>; 11],
     // Host read in flight.
     host_read_valid: DFF<Bit>,
     host_read_bank: DFF<Bit>,
@@ -254,7 +296,8 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             EA,
             "early twiddle bits"
         );
-        assert_eq!(LANE_LATENCY, 10, "the write-back line below is 10 long");
+        assert_eq!(LANE_LATENCY, 10, "the write-back line below is 11 long");
+        assert_eq!(PIPELINE_LATENCY, LANE_LATENCY + 3, "stages A, R and I");
         assert!(config.min_log_n() <= config.log_max_n);
         let c32 = |v: u64| Constant::new(v.into());
         let scratch0 = ((1u64 << config.log_buffers) - 2) * config.rows_per_buffer() as u64;
@@ -320,6 +363,18 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             dst_row: Default::default(),
             twiddle_main_base: Default::default(),
             twiddle_early_base: Default::default(),
+            issued: Default::default(),
+            issued_ntt: Default::default(),
+            issued_first: Default::default(),
+            issued_second: Default::default(),
+            issued_last: Default::default(),
+            issued_early: Default::default(),
+            issued_row_a: Default::default(),
+            issued_row_b: Default::default(),
+            issued_read_a: Default::default(),
+            issued_read_b: Default::default(),
+            issued_twiddle_main: Default::default(),
+            issued_twiddle_early: Default::default(),
             arriving: Default::default(),
             arriving_ntt: Default::default(),
             arriving_first: Default::default(),
@@ -329,6 +384,20 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             arriving_early: Default::default(),
             arriving_row_a: Default::default(),
             arriving_row_b: Default::default(),
+            arrived: Default::default(),
+            arrived_ntt: Default::default(),
+            arrived_first: Default::default(),
+            arrived_second: Default::default(),
+            arrived_last: Default::default(),
+            arrived_swap: Default::default(),
+            arrived_row_a: Default::default(),
+            arrived_row_b: Default::default(),
+            bank0_word: array_init::array_init(|_| Default::default()),
+            bank1_word: array_init::array_init(|_| Default::default()),
+            twiddle_word: array_init::array_init(|_| Default::default()),
+            lane_u: array_init::array_init(|_| Default::default()),
+            lane_v: array_init::array_init(|_| Default::default()),
+            lane_w: array_init::array_init(|_| Default::default()),
             second_issue: Default::default(),
             second_row: Default::default(),
             hold_first_a: array_init::array_init(|_| Default::default()),
@@ -381,15 +450,15 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             scratch1_row: c32(scratch0 + config.rows_per_buffer() as u64),
             slot_count: c32(M as u64),
             word_bits: c32(config.word_bits as u64),
-            gap_base: c32(LANE_LATENCY as u64 + 2),
+            gap_base: c32(PIPELINE_LATENCY as u64 + 2),
             single_lane: Constant::new(P == 1),
             one: c32(1),
             zero_data_address: Constant::new(0.into()),
             zero_twiddle_address: Constant::new(0.into()),
             zero_early_address: Constant::new(0.into()),
             lane_op_mul: Constant::new((crate::lane::LaneOp::Mul as u64).into()),
-            drain_ntt: c32(LANE_LATENCY as u64 + 1),
-            drain_vector: c32(LANE_LATENCY as u64 + 2),
+            drain_ntt: c32(PIPELINE_LATENCY as u64 + 1),
+            drain_vector: c32(PIPELINE_LATENCY as u64 + 2),
             err_bad_op: c32(ERR_BAD_OP as u64),
             err_bad_size: c32(ERR_BAD_SIZE as u64),
             err_bad_modulus: c32(ERR_BAD_MODULUS as u64),
@@ -437,11 +506,50 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             second_row,
             host_read_valid,
             host_read_bank,
-            host_read_lane,
-            arriving_row_a,
-            arriving_row_b
+            host_read_lane
         );
-        // Single-cycle tags default to "nothing".
+        // Stages A and R: tags and rows move one stage a cycle.
+        self.issued.clock.next = self.clock.val();
+        self.issued_ntt.clock.next = self.clock.val();
+        self.issued_first.clock.next = self.clock.val();
+        self.issued_second.clock.next = self.clock.val();
+        self.issued_last.clock.next = self.clock.val();
+        self.issued_early.clock.next = self.clock.val();
+        self.issued_row_a.clock.next = self.clock.val();
+        self.issued_row_b.clock.next = self.clock.val();
+        self.issued_read_a.clock.next = self.clock.val();
+        self.issued_read_b.clock.next = self.clock.val();
+        self.issued_twiddle_main.clock.next = self.clock.val();
+        self.issued_twiddle_early.clock.next = self.clock.val();
+        self.issued_ntt.d.next = false;
+        self.issued_first.d.next = false;
+        self.issued_second.d.next = false;
+        self.issued_last.d.next = false;
+        self.issued_early.d.next = false;
+        self.issued_row_a.d.next = 0.into();
+        self.issued_row_b.d.next = 0.into();
+        self.issued_twiddle_main.d.next = 0.into();
+        self.issued_twiddle_early.d.next = 0.into();
+        self.arriving_row_a.clock.next = self.clock.val();
+        self.arriving_row_b.clock.next = self.clock.val();
+        self.arriving_row_a.d.next = self.issued_row_a.q.val();
+        self.arriving_row_b.d.next = self.issued_row_b.q.val();
+        self.arrived.clock.next = self.clock.val();
+        self.arrived_ntt.clock.next = self.clock.val();
+        self.arrived_first.clock.next = self.clock.val();
+        self.arrived_second.clock.next = self.clock.val();
+        self.arrived_last.clock.next = self.clock.val();
+        self.arrived_swap.clock.next = self.clock.val();
+        self.arrived_row_a.clock.next = self.clock.val();
+        self.arrived_row_b.clock.next = self.clock.val();
+        self.arrived.d.next = self.arriving.q.val();
+        self.arrived_ntt.d.next = self.arriving_ntt.q.val();
+        self.arrived_first.d.next = self.arriving_first.q.val();
+        self.arrived_second.d.next = self.arriving_second.q.val();
+        self.arrived_last.d.next = self.arriving_last.q.val();
+        self.arrived_swap.d.next = self.arriving_swap.q.val();
+        self.arrived_row_a.d.next = self.arriving_row_a.q.val();
+        self.arrived_row_b.d.next = self.arriving_row_b.q.val();
         self.arriving.clock.next = self.clock.val();
         self.arriving_ntt.clock.next = self.clock.val();
         self.arriving_first.clock.next = self.clock.val();
@@ -450,13 +558,13 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         self.arriving_swap.clock.next = self.clock.val();
         self.arriving_early.clock.next = self.clock.val();
         self.second_issue.clock.next = self.clock.val();
-        self.arriving.d.next = false;
-        self.arriving_ntt.d.next = false;
-        self.arriving_first.d.next = false;
-        self.arriving_second.d.next = false;
-        self.arriving_last.d.next = false;
+        self.arriving.d.next = self.issued.q.val();
+        self.arriving_ntt.d.next = self.issued_ntt.q.val();
+        self.arriving_first.d.next = self.issued_first.q.val();
+        self.arriving_second.d.next = self.issued_second.q.val();
+        self.arriving_last.d.next = self.issued_last.q.val();
         self.arriving_swap.d.next = false;
-        self.arriving_early.d.next = false;
+        self.arriving_early.d.next = self.issued_early.q.val();
         self.second_issue.d.next = false;
         for i in 0..M {
             self.modulus_q[i].clock.next = self.clock.val();
@@ -471,9 +579,25 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             self.lanes[k].q.next = self.modulus.q.val();
             self.lanes[k].m.next = self.barrett.q.val();
             self.lanes[k].op.next = self.lane_op.q.val();
-            self.lanes[k].u.next = 0.into();
-            self.lanes[k].v.next = 0.into();
-            self.lanes[k].w.next = 0.into();
+            self.lanes[k].u.next = self.lane_u[k].q.val();
+            self.lanes[k].v.next = self.lane_v[k].q.val();
+            self.lanes[k].w.next = self.lane_w[k].q.val();
+            self.lane_u[k].clock.next = self.clock.val();
+            self.lane_v[k].clock.next = self.clock.val();
+            self.lane_w[k].clock.next = self.clock.val();
+            self.lane_u[k].d.next = 0.into();
+            self.lane_v[k].d.next = 0.into();
+            self.lane_w[k].d.next = 0.into();
+            self.bank0_word[k].clock.next = self.clock.val();
+            self.bank1_word[k].clock.next = self.clock.val();
+            self.twiddle_word[k].clock.next = self.clock.val();
+            self.bank0_word[k].d.next = self.bank0[k].read_data.val();
+            self.bank1_word[k].d.next = self.bank1[k].read_data.val();
+            if self.arriving_early.q.val() {
+                self.twiddle_word[k].d.next = self.twiddle_early[k].read_data.val();
+            } else {
+                self.twiddle_word[k].d.next = self.twiddle_main[k].read_data.val();
+            }
             self.bank0[k].read_clock.next = self.clock.val();
             self.bank0[k].write_clock.next = self.clock.val();
             self.bank1[k].read_clock.next = self.clock.val();
@@ -509,14 +633,14 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             self.hold_second_b[k].d.next = self.hold_second_b[k].q.val();
             self.hold_last_b[k].d.next = self.hold_last_b[k].q.val();
         }
-        for i in 0..10 {
+        for i in 0..11 {
             self.write_valid[i].clock.next = self.clock.val();
             self.write_two_rows[i].clock.next = self.clock.val();
             self.write_inverse[i].clock.next = self.clock.val();
             self.write_row_a[i].clock.next = self.clock.val();
             self.write_row_b[i].clock.next = self.clock.val();
         }
-        for i in 1..10 {
+        for i in 1..11 {
             self.write_valid[i].d.next = self.write_valid[i - 1].q.val();
             self.write_two_rows[i].d.next = self.write_two_rows[i - 1].q.val();
             self.write_inverse[i].d.next = self.write_inverse[i - 1].q.val();
@@ -748,31 +872,27 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                     self.gap_left.d.next = self.gap_left.q.val() - 1;
                 } else {
                     self.issue.next = true;
-                    self.arriving_ntt.d.next = true;
+                    self.issued_ntt.d.next = true;
                     if self.inverse.q.val() {
                         self.read_row_a.next = self.source_row.q.val() + (self.row.q.val() << 1);
                         self.read_row_b.next =
                             self.source_row.q.val() + (self.row.q.val() << 1) + 1;
-                        self.arriving_row_a.d.next = self.target_row.q.val() + self.row.q.val();
-                        self.arriving_row_b.d.next =
+                        self.issued_row_a.d.next = self.target_row.q.val() + self.row.q.val();
+                        self.issued_row_b.d.next =
                             self.target_row.q.val() + self.half_rows.q.val() + self.row.q.val();
                     } else {
                         self.read_row_a.next = self.source_row.q.val() + self.row.q.val();
                         self.read_row_b.next =
                             self.source_row.q.val() + self.half_rows.q.val() + self.row.q.val();
-                        self.arriving_row_a.d.next =
+                        self.issued_row_a.d.next =
                             self.target_row.q.val() + (self.row.q.val() << 1);
-                        self.arriving_row_b.d.next =
+                        self.issued_row_b.d.next =
                             self.target_row.q.val() + (self.row.q.val() << 1) + 1;
                     }
                     // s < log2 P exactly when 2^s / P rounds to zero.
-                    self.arriving_early.d.next = self.twiddle_step.val() == 0;
-                    for k in 0..P {
-                        self.twiddle_main[k].read_address.next =
-                            self.twiddle_row_main.val().get_bits::<TA>(0);
-                        self.twiddle_early[k].read_address.next =
-                            self.twiddle_row_early.val().get_bits::<EA>(0);
-                    }
+                    self.issued_early.d.next = self.twiddle_step.val() == 0;
+                    self.issued_twiddle_main.d.next = self.twiddle_row_main.val();
+                    self.issued_twiddle_early.d.next = self.twiddle_row_early.val();
                     if self.row.q.val() == self.half_rows.q.val() - 1 {
                         self.row.d.next = 0.into();
                         if self.stage_index.q.val() == self.stages.q.val() - 1 {
@@ -812,11 +932,11 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                 self.read_row_a.next = self.operand_base.val() + (self.row.q.val() << 1);
                 self.read_row_b.next = self.operand_base.val() + (self.row.q.val() << 1) + 1;
                 self.issue.next = !((self.op.q.val() == 6) & (self.slot.q.val() == 0));
-                self.arriving_first.d.next = self.slot.q.val() == 0;
-                self.arriving_second.d.next = (self.slot.q.val() == 1) & (self.op.q.val() == 3);
-                self.arriving_last.d.next = self.slot.q.val() == self.slots.q.val() - 1;
-                self.arriving_row_a.d.next = self.dst_row.q.val() + (self.row.q.val() << 1);
-                self.arriving_row_b.d.next = self.dst_row.q.val() + (self.row.q.val() << 1) + 1;
+                self.issued_first.d.next = self.slot.q.val() == 0;
+                self.issued_second.d.next = (self.slot.q.val() == 1) & (self.op.q.val() == 3);
+                self.issued_last.d.next = self.slot.q.val() == self.slots.q.val() - 1;
+                self.issued_row_a.d.next = self.dst_row.q.val() + (self.row.q.val() << 1);
+                self.issued_row_b.d.next = self.dst_row.q.val() + (self.row.q.val() << 1) + 1;
                 if self.slot.q.val() == self.slots.q.val() - 1 {
                     self.slot.d.next = 0.into();
                     if self.row.q.val() == self.half_rows.q.val() - 1 {
@@ -830,17 +950,24 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                 }
             }
         }
-        if self.issue.val() {
-            self.arriving.d.next = true;
-            self.arriving_swap.d.next = self.read_row_a.val().xor();
+        self.issued.d.next = self.issue.val();
+        self.issued_read_a.d.next = self.read_row_a.val();
+        self.issued_read_b.d.next = self.read_row_b.val();
+        // Stage A: the registered rows address the memories.
+        if self.issued.q.val() {
+            self.arriving_swap.d.next = self.issued_read_a.q.val().xor();
             for k in 0..P {
-                if self.read_row_a.val().xor() {
-                    self.bank1[k].read_address.next = self.read_row_a.val().get_bits::<DA>(1);
-                    self.bank0[k].read_address.next = self.read_row_b.val().get_bits::<DA>(1);
+                if self.issued_read_a.q.val().xor() {
+                    self.bank1[k].read_address.next = self.issued_read_a.q.val().get_bits::<DA>(1);
+                    self.bank0[k].read_address.next = self.issued_read_b.q.val().get_bits::<DA>(1);
                 } else {
-                    self.bank0[k].read_address.next = self.read_row_a.val().get_bits::<DA>(1);
-                    self.bank1[k].read_address.next = self.read_row_b.val().get_bits::<DA>(1);
+                    self.bank0[k].read_address.next = self.issued_read_a.q.val().get_bits::<DA>(1);
+                    self.bank1[k].read_address.next = self.issued_read_b.q.val().get_bits::<DA>(1);
                 }
+                self.twiddle_main[k].read_address.next =
+                    self.issued_twiddle_main.q.val().get_bits::<TA>(0);
+                self.twiddle_early[k].read_address.next =
+                    self.issued_twiddle_early.q.val().get_bits::<EA>(0);
             }
         }
         if self.draining.q.val() {
@@ -853,106 +980,104 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             }
         }
 
-        // ------------------------------------------------ rows arrive: issue to lanes
-        if self.arriving.q.val() & self.arriving_ntt.q.val() {
+        // ------------------------------------------------ rows arrive (stage R):
+        // multiplexers into stage I
+
+        if self.arrived.q.val() & self.arrived_ntt.q.val() {
             self.write_valid[0].d.next = true;
             self.write_two_rows[0].d.next = true;
-            self.write_row_a[0].d.next = self.arriving_row_a.q.val();
-            self.write_row_b[0].d.next = self.arriving_row_b.q.val();
+            self.write_row_a[0].d.next = self.arrived_row_a.q.val();
+            self.write_row_b[0].d.next = self.arrived_row_b.q.val();
             for k in 0..P {
-                if self.arriving_early.q.val() {
-                    self.lanes[k].w.next = self.twiddle_early[k].read_data.val();
-                } else {
-                    self.lanes[k].w.next = self.twiddle_main[k].read_data.val();
-                }
+                self.lane_w[k].d.next = self.twiddle_word[k].q.val();
             }
             if !self.inverse.q.val() {
                 // Butterfly b = cP + k takes words b and b + N/2: lane k of
                 // row A and lane k of row B.
                 for k in 0..P {
-                    if self.arriving_swap.q.val() {
-                        self.lanes[k].u.next = self.bank1[k].read_data.val();
-                        self.lanes[k].v.next = self.bank0[k].read_data.val();
+                    if self.arrived_swap.q.val() {
+                        self.lane_u[k].d.next = self.bank1_word[k].q.val();
+                        self.lane_v[k].d.next = self.bank0_word[k].q.val();
                     } else {
-                        self.lanes[k].u.next = self.bank0[k].read_data.val();
-                        self.lanes[k].v.next = self.bank1[k].read_data.val();
+                        self.lane_u[k].d.next = self.bank0_word[k].q.val();
+                        self.lane_v[k].d.next = self.bank1_word[k].q.val();
                     }
                 }
             } else if self.single_lane.val() {
                 // Inverse, one lane: words 2c and 2c + 1 are rows A and B.
-                if self.arriving_swap.q.val() {
-                    self.lanes[0].u.next = self.bank1[0].read_data.val();
-                    self.lanes[0].v.next = self.bank0[0].read_data.val();
+                if self.arrived_swap.q.val() {
+                    self.lane_u[0].d.next = self.bank1_word[0].q.val();
+                    self.lane_v[0].d.next = self.bank0_word[0].q.val();
                 } else {
-                    self.lanes[0].u.next = self.bank0[0].read_data.val();
-                    self.lanes[0].v.next = self.bank1[0].read_data.val();
+                    self.lane_u[0].d.next = self.bank0_word[0].q.val();
+                    self.lane_v[0].d.next = self.bank1_word[0].q.val();
                 }
             } else {
                 // Inverse: butterfly b = cP + k takes words 2b and 2b + 1,
                 // lanes 2i, 2i + 1 of row A for k < P/2, of row B above.
                 for hp in (P / 2)..(P / 2 + 1) {
                     for i in 0..(P / 2) {
-                        if self.arriving_swap.q.val() {
-                            self.lanes[i].u.next = self.bank1[2 * i].read_data.val();
-                            self.lanes[i].v.next = self.bank1[2 * i + 1].read_data.val();
-                            self.lanes[hp + i].u.next = self.bank0[2 * i].read_data.val();
-                            self.lanes[hp + i].v.next = self.bank0[2 * i + 1].read_data.val();
+                        if self.arrived_swap.q.val() {
+                            self.lane_u[i].d.next = self.bank1_word[2 * i].q.val();
+                            self.lane_v[i].d.next = self.bank1_word[2 * i + 1].q.val();
+                            self.lane_u[hp + i].d.next = self.bank0_word[2 * i].q.val();
+                            self.lane_v[hp + i].d.next = self.bank0_word[2 * i + 1].q.val();
                         } else {
-                            self.lanes[i].u.next = self.bank0[2 * i].read_data.val();
-                            self.lanes[i].v.next = self.bank0[2 * i + 1].read_data.val();
-                            self.lanes[hp + i].u.next = self.bank1[2 * i].read_data.val();
-                            self.lanes[hp + i].v.next = self.bank1[2 * i + 1].read_data.val();
+                            self.lane_u[i].d.next = self.bank0_word[2 * i].q.val();
+                            self.lane_v[i].d.next = self.bank0_word[2 * i + 1].q.val();
+                            self.lane_u[hp + i].d.next = self.bank1_word[2 * i].q.val();
+                            self.lane_v[hp + i].d.next = self.bank1_word[2 * i + 1].q.val();
                         }
                     }
                 }
             }
         }
-        if self.arriving.q.val() & !self.arriving_ntt.q.val() {
+        if self.arrived.q.val() & !self.arrived_ntt.q.val() {
             for k in 0..P {
-                if self.arriving_first.q.val() {
-                    if self.arriving_swap.q.val() {
-                        self.hold_first_a[k].d.next = self.bank1[k].read_data.val();
-                        self.hold_first_b[k].d.next = self.bank0[k].read_data.val();
+                if self.arrived_first.q.val() {
+                    if self.arrived_swap.q.val() {
+                        self.hold_first_a[k].d.next = self.bank1_word[k].q.val();
+                        self.hold_first_b[k].d.next = self.bank0_word[k].q.val();
                     } else {
-                        self.hold_first_a[k].d.next = self.bank0[k].read_data.val();
-                        self.hold_first_b[k].d.next = self.bank1[k].read_data.val();
+                        self.hold_first_a[k].d.next = self.bank0_word[k].q.val();
+                        self.hold_first_b[k].d.next = self.bank1_word[k].q.val();
                     }
                 }
-                if self.arriving_second.q.val() {
-                    if self.arriving_swap.q.val() {
-                        self.hold_second_a[k].d.next = self.bank1[k].read_data.val();
-                        self.hold_second_b[k].d.next = self.bank0[k].read_data.val();
+                if self.arrived_second.q.val() {
+                    if self.arrived_swap.q.val() {
+                        self.hold_second_a[k].d.next = self.bank1_word[k].q.val();
+                        self.hold_second_b[k].d.next = self.bank0_word[k].q.val();
                     } else {
-                        self.hold_second_a[k].d.next = self.bank0[k].read_data.val();
-                        self.hold_second_b[k].d.next = self.bank1[k].read_data.val();
+                        self.hold_second_a[k].d.next = self.bank0_word[k].q.val();
+                        self.hold_second_b[k].d.next = self.bank1_word[k].q.val();
                     }
                 }
             }
-            if self.arriving_last.q.val() {
+            if self.arrived_last.q.val() {
                 // Issue row A now, row B next cycle.
                 self.write_valid[0].d.next = true;
-                self.write_row_a[0].d.next = self.arriving_row_a.q.val();
+                self.write_row_a[0].d.next = self.arrived_row_a.q.val();
                 self.second_issue.d.next = true;
-                self.second_row.d.next = self.arriving_row_b.q.val();
+                self.second_row.d.next = self.arrived_row_b.q.val();
                 for k in 0..P {
-                    if self.arriving_swap.q.val() {
-                        self.hold_last_b[k].d.next = self.bank0[k].read_data.val();
-                        self.lanes[k].w.next = self.bank1[k].read_data.val();
-                        self.lanes[k].v.next = self.bank1[k].read_data.val();
+                    if self.arrived_swap.q.val() {
+                        self.hold_last_b[k].d.next = self.bank0_word[k].q.val();
+                        self.lane_w[k].d.next = self.bank1_word[k].q.val();
+                        self.lane_v[k].d.next = self.bank1_word[k].q.val();
                     } else {
-                        self.hold_last_b[k].d.next = self.bank1[k].read_data.val();
-                        self.lanes[k].w.next = self.bank0[k].read_data.val();
-                        self.lanes[k].v.next = self.bank0[k].read_data.val();
+                        self.hold_last_b[k].d.next = self.bank1_word[k].q.val();
+                        self.lane_w[k].d.next = self.bank0_word[k].q.val();
+                        self.lane_v[k].d.next = self.bank0_word[k].q.val();
                     }
-                    self.lanes[k].u.next = self.hold_first_a[k].q.val();
+                    self.lane_u[k].d.next = self.hold_first_a[k].q.val();
                     if self.op.q.val() == 3 {
-                        self.lanes[k].v.next = self.hold_second_a[k].q.val();
+                        self.lane_v[k].d.next = self.hold_second_a[k].q.val();
                     }
                     if self.op.q.val() == 2 {
-                        self.lanes[k].v.next = self.hold_first_a[k].q.val();
+                        self.lane_v[k].d.next = self.hold_first_a[k].q.val();
                     }
                     if self.op.q.val() == 6 {
-                        self.lanes[k].w.next = self.constant.q.val();
+                        self.lane_w[k].d.next = self.constant.q.val();
                     }
                 }
             }
@@ -961,45 +1086,45 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             self.write_valid[0].d.next = true;
             self.write_row_a[0].d.next = self.second_row.q.val();
             for k in 0..P {
-                self.lanes[k].u.next = self.hold_first_b[k].q.val();
-                self.lanes[k].v.next = self.hold_last_b[k].q.val();
-                self.lanes[k].w.next = self.hold_last_b[k].q.val();
+                self.lane_u[k].d.next = self.hold_first_b[k].q.val();
+                self.lane_v[k].d.next = self.hold_last_b[k].q.val();
+                self.lane_w[k].d.next = self.hold_last_b[k].q.val();
                 if self.op.q.val() == 3 {
-                    self.lanes[k].v.next = self.hold_second_b[k].q.val();
+                    self.lane_v[k].d.next = self.hold_second_b[k].q.val();
                 }
                 if self.op.q.val() == 2 {
-                    self.lanes[k].v.next = self.hold_first_b[k].q.val();
+                    self.lane_v[k].d.next = self.hold_first_b[k].q.val();
                 }
                 if self.op.q.val() == 6 {
-                    self.lanes[k].w.next = self.constant.q.val();
+                    self.lane_w[k].d.next = self.constant.q.val();
                 }
             }
         }
 
         // ------------------------------------------------ write back
-        if self.write_valid[9].q.val() {
-            if self.write_two_rows[9].q.val() {
+        if self.write_valid[10].q.val() {
+            if self.write_two_rows[10].q.val() {
                 // Row A goes to the bank of its parity, row B to the other.
                 for k in 0..P {
-                    if self.write_row_a[9].q.val().xor() {
+                    if self.write_row_a[10].q.val().xor() {
                         self.bank1[k].write_address.next =
-                            self.write_row_a[9].q.val().get_bits::<DA>(1);
+                            self.write_row_a[10].q.val().get_bits::<DA>(1);
                         self.bank0[k].write_address.next =
-                            self.write_row_b[9].q.val().get_bits::<DA>(1);
+                            self.write_row_b[10].q.val().get_bits::<DA>(1);
                     } else {
                         self.bank0[k].write_address.next =
-                            self.write_row_a[9].q.val().get_bits::<DA>(1);
+                            self.write_row_a[10].q.val().get_bits::<DA>(1);
                         self.bank1[k].write_address.next =
-                            self.write_row_b[9].q.val().get_bits::<DA>(1);
+                            self.write_row_b[10].q.val().get_bits::<DA>(1);
                     }
                     self.bank0[k].write_enable.next = true;
                     self.bank1[k].write_enable.next = true;
                 }
-                if self.write_inverse[9].q.val() {
+                if self.write_inverse[10].q.val() {
                     // x of butterfly cP + k is word cP + k (row A, lane k),
                     // y is word N/2 + cP + k (row B, lane k).
                     for k in 0..P {
-                        if self.write_row_a[9].q.val().xor() {
+                        if self.write_row_a[10].q.val().xor() {
                             self.bank1[k].write_data.next = self.lanes[k].x.val();
                             self.bank0[k].write_data.next = self.lanes[k].y.val();
                         } else {
@@ -1008,7 +1133,7 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                         }
                     }
                 } else if self.single_lane.val() {
-                    if self.write_row_a[9].q.val().xor() {
+                    if self.write_row_a[10].q.val().xor() {
                         self.bank1[0].write_data.next = self.lanes[0].x.val();
                         self.bank0[0].write_data.next = self.lanes[0].y.val();
                     } else {
@@ -1021,7 +1146,7 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                     // k = i < P/2, of row B for k = P/2 + i.
                     for hp in (P / 2)..(P / 2 + 1) {
                         for i in 0..(P / 2) {
-                            if self.write_row_a[9].q.val().xor() {
+                            if self.write_row_a[10].q.val().xor() {
                                 self.bank1[2 * i].write_data.next = self.lanes[i].x.val();
                                 self.bank1[2 * i + 1].write_data.next = self.lanes[i].y.val();
                                 self.bank0[2 * i].write_data.next = self.lanes[hp + i].x.val();
@@ -1038,12 +1163,12 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             } else {
                 for k in 0..P {
                     self.bank0[k].write_address.next =
-                        self.write_row_a[9].q.val().get_bits::<DA>(1);
+                        self.write_row_a[10].q.val().get_bits::<DA>(1);
                     self.bank1[k].write_address.next =
-                        self.write_row_a[9].q.val().get_bits::<DA>(1);
+                        self.write_row_a[10].q.val().get_bits::<DA>(1);
                     self.bank0[k].write_data.next = self.lanes[k].x.val();
                     self.bank1[k].write_data.next = self.lanes[k].x.val();
-                    if self.write_row_a[9].q.val().xor() {
+                    if self.write_row_a[10].q.val().xor() {
                         self.bank1[k].write_enable.next = true;
                     } else {
                         self.bank0[k].write_enable.next = true;

@@ -9,6 +9,8 @@
 use ola_spec::config::{Config, ERR_ACCESS_WHILE_BUSY, ERR_BAD_ADDRESS, ERR_BUSY};
 use ola_spec::{BusInputs, BusModel, BusOutputs, JobOp, map};
 
+use ola_arith::fast_ntt::LazyNtt;
+use ola_arith::simd::Isa;
 use ola_arith::{Modulus, NttPlan};
 
 use crate::datapath::LoadedModulus;
@@ -23,8 +25,9 @@ struct Slot {
     /// transforms of reduced data may take the fast path; `None` until
     /// checked after the last change.
     canonical: Option<Option<Modulus>>,
-    /// Golden plans of this slot's canonical modulus, by `log2 N`.
-    plans: Vec<Option<NttPlan>>,
+    /// Fast transforms of this slot's canonical modulus, by `log2 N`
+    /// (bit-identical to the golden `NttPlan` on reduced data).
+    plans: Vec<Option<LazyNtt>>,
 }
 
 /// A job that was started: what the trace records.
@@ -74,6 +77,10 @@ pub struct Device {
     memory_read_value: u32,
     job: Option<RunningJob>,
     trace: Vec<JobRecord>,
+    /// Instruction set of the compute kernels (results never depend on it).
+    isa: Isa,
+    /// The last landed job's result buffer, reused for the next job.
+    spare: Vec<u32>,
 }
 
 impl Device {
@@ -99,6 +106,8 @@ impl Device {
             memory_read_value: 0,
             job: None,
             trace: Vec::new(),
+            isa: Isa::detect(),
+            spare: Vec::new(),
         }
     }
 
@@ -212,61 +221,51 @@ impl Device {
             return flags;
         }
         let op = JobOp::from_code(op).expect("checked by the descriptor flags");
-        let fast = self.canonical_modulus(slot as usize).map(|m| {
-            let plans = &mut self.slots[slot as usize].plans;
-            if plans.len() <= log_n as usize {
-                plans.resize(log_n as usize + 1, None);
-            }
-            plans[log_n as usize]
-                .get_or_insert_with(|| NttPlan::new(1 << log_n, m).expect("checked canonical"))
-                .clone()
-        });
-        let slot = self.slots[slot as usize].clone();
+        let slot = slot as usize;
+        let canonical = self.canonical_modulus(slot);
         let modulus = LoadedModulus {
-            q: slot.q,
-            m: slot.m,
+            q: self.slots[slot].q,
+            m: self.slots[slot].m,
             bits: self.config.word_bits,
         };
         let n = 1usize << log_n;
         let words = |at: u32| &self.memory[at as usize..at as usize + n];
-        let result = match op {
-            JobOp::Ntt | JobOp::Intt => match fast {
+        let mut result = std::mem::take(&mut self.spare);
+        result.clear();
+        result.resize(n, 0);
+        match op {
+            JobOp::Ntt | JobOp::Intt => match canonical {
                 // Reduced data, a correct Barrett constant and canonical
-                // twiddles: the RTL computes exactly the golden transform.
-                Some(plan) if words(a).iter().all(|&x| x < plan.modulus().value()) => {
-                    let mut out = words(a).to_vec();
-                    if op == JobOp::Ntt {
-                        plan.fwd(&mut out);
-                    } else {
-                        plan.inv(&mut out);
+                // twiddles: the RTL computes exactly the golden transform,
+                // which `LazyNtt` computes bit for bit.
+                Some(m) if words(a).iter().all(|&x| x < modulus.q) => {
+                    let plans = &mut self.slots[slot].plans;
+                    if plans.len() <= log_n as usize {
+                        plans.resize(log_n as usize + 1, None);
                     }
-                    out
+                    let plan = plans[log_n as usize].get_or_insert_with(|| {
+                        LazyNtt::new(&NttPlan::new(n, m).expect("checked canonical"))
+                    });
+                    result.copy_from_slice(&self.memory[a as usize..a as usize + n]);
+                    if op == JobOp::Ntt {
+                        plan.fwd(self.isa, &mut result);
+                    } else {
+                        plan.inv(self.isa, &mut result);
+                    }
                 }
-                _ => self.transform(
-                    op == JobOp::Intt,
-                    log_n,
-                    slot_index(&self.descriptor),
-                    &modulus,
-                    words(a),
-                ),
+                _ => {
+                    result = self.transform(op == JobOp::Intt, log_n, slot, &modulus, words(a));
+                }
             },
-            _ => {
-                let lane_op = match op {
-                    JobOp::MulConst => 2,
-                    other => other as u32,
-                };
-                let (xs, ys, acc) = (words(a), words(b), words(dst));
-                (0..n)
-                    .map(|i| match op {
-                        JobOp::Add | JobOp::Sub => modulus.lane(lane_op, xs[i], ys[i], ys[i]).0,
-                        JobOp::Mul => modulus.lane(lane_op, xs[i], xs[i], ys[i]).0,
-                        JobOp::MulConst => modulus.lane(lane_op, 0, xs[i], constant).0,
-                        JobOp::Mac => modulus.lane(lane_op, acc[i], xs[i], ys[i]).0,
-                        JobOp::Ntt | JobOp::Intt => unreachable!(),
-                    })
-                    .collect()
-            }
-        };
+            // The lane's formula for every element, at software speed.
+            _ => modulus.vector(
+                self.isa,
+                op,
+                [words(a), words(b), words(dst)],
+                constant,
+                &mut result,
+            ),
+        }
         let cycles = match op {
             JobOp::Ntt | JobOp::Intt => self.config.ntt_cycles(log_n),
             _ => self.config.vector_cycles(log_n, op.operands()),
@@ -359,10 +358,6 @@ impl Device {
         }
         current
     }
-}
-
-fn slot_index(descriptor: &[u32; 7]) -> usize {
-    descriptor[2] as usize
 }
 
 impl BusModel for Device {
@@ -475,6 +470,7 @@ impl BusModel for Device {
         if self.job.as_ref().is_some_and(|j| j.done == self.cycle) {
             let job = self.job.take().expect("checked above");
             self.memory[job.dst..job.dst + job.result.len()].copy_from_slice(&job.result);
+            self.spare = job.result;
             self.job_cycles = (job.done - job.start) as u32;
             self.done_seen = true;
             self.trace[job.trace_index].end = Some(job.done);

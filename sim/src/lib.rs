@@ -16,7 +16,10 @@
 //! [`link::SpiLink`] is the SPI link from the firmware's CPU, cycle-exact
 //! to the RTL bridge: a `WordBus` and an `embedded_hal::spi::SpiDevice`
 //! that counts the cycles spent moving data.
-#![forbid(unsafe_code)]
+// `unsafe` only in the expansion of `ola_arith::multiversion!` (the vector
+// jobs' kernels), which calls `#[target_feature]` code after a run-time
+// feature check.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod datapath;

@@ -1,6 +1,8 @@
 //! Shared pieces of the cross-crate tests and tools: bus stimulus helpers.
 //! (The tests themselves live in `tests/`.)
 
+pub mod speed;
+
 use ola_arith::{Modulus, NttPlan};
 use ola_spec::config::Config;
 use ola_spec::{BusInputs, map, twiddle_image};

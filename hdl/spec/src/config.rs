@@ -5,6 +5,18 @@
 /// pipeline has exactly this depth).
 pub const LANE_LATENCY: usize = 10;
 
+/// Register stages the engine puts around the memories so its critical
+/// paths stay short (issue 8, timing closure on ECP5): A, the issued read
+/// rows and twiddle rows, registered before they address the memories;
+/// R, the memories' outputs, registered before the bank and operand
+/// multiplexers; I, the lanes' operands, registered after them.
+pub const FEED_STAGES: usize = 3;
+
+/// Cycles from the sequencer issuing a read to the lanes' results:
+/// [`FEED_STAGES`] + [`LANE_LATENCY`]. The exact cycle formulas below use
+/// it in place of the lane latency alone.
+pub const PIPELINE_LATENCY: usize = FEED_STAGES + LANE_LATENCY;
+
 /// One accelerator configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -54,6 +66,13 @@ pub const CONFIGS: &[Config] = &[
     Config::new("tiny", 2, 8, 18, 2, 2),
 ];
 
+/// Benchmark-only configurations, kept out of [`CONFIGS`] so that loops
+/// over every named configuration (co-simulation, lint, synthesis) skip
+/// them; look them up with [`Config::named_any`]. `p8n16` is `p8` with
+/// `N_max` = 2^16, one modulus slot and two host buffers: the simulator
+/// against Verilator at N = 2^12 … 2^16 (`ola-tests --bin sim-speed-large`).
+pub const BENCH_CONFIGS: &[Config] = &[Config::new("p8n16", 8, 16, 30, 1, 2)];
+
 impl Config {
     /// A configuration (see the field docs).
     pub const fn new(
@@ -77,6 +96,11 @@ impl Config {
     /// Looks a configuration up by name.
     pub fn named(name: &str) -> Option<Config> {
         CONFIGS.iter().copied().find(|c| c.name == name)
+    }
+
+    /// Looks a configuration up by name in [`CONFIGS`] and [`BENCH_CONFIGS`].
+    pub fn named_any(name: &str) -> Option<Config> {
+        Config::named(name).or_else(|| BENCH_CONFIGS.iter().copied().find(|c| c.name == name))
     }
 
     /// `log2` of the lane count.
@@ -134,10 +158,11 @@ impl Config {
 
     /// Idle cycles between NTT stages so a stage never reads a row its
     /// predecessor has not written yet: `max(0, L + 2 − H/2)` with
-    /// `H = N / (2·lanes)` rows per half and `L` the lane latency.
+    /// `H = N / (2·lanes)` rows per half and `L` the
+    /// [`PIPELINE_LATENCY`] (issue to result).
     pub fn stage_gap(&self, log_n: u32) -> usize {
         let half_rows = 1usize << (log_n - self.log_lanes() - 1);
-        (LANE_LATENCY + 2).saturating_sub(half_rows / 2)
+        (PIPELINE_LATENCY + 2).saturating_sub(half_rows / 2)
     }
 
     /// Exact engine cycles of an NTT or INTT of size `2^log_n`, from the
@@ -145,7 +170,7 @@ impl Config {
     pub fn ntt_cycles(&self, log_n: u32) -> usize {
         let half_rows = 1usize << (log_n - self.log_lanes() - 1);
         let stages = log_n as usize;
-        stages * half_rows + (stages - 1) * self.stage_gap(log_n) + LANE_LATENCY + 2
+        stages * half_rows + (stages - 1) * self.stage_gap(log_n) + PIPELINE_LATENCY + 2
     }
 
     /// Exact engine cycles of a vector job of size `2^log_n` with
@@ -153,7 +178,7 @@ impl Config {
     /// `Mac` 3): row pairs take `max(2, operands)` cycles each.
     pub fn vector_cycles(&self, log_n: u32, operands: usize) -> usize {
         let pairs = 1usize << (log_n - self.log_lanes() - 1);
-        pairs * operands.max(2) + LANE_LATENCY + 3
+        pairs * operands.max(2) + PIPELINE_LATENCY + 3
     }
 
     /// Whether a modulus slot accepts `q`: odd with exactly `word_bits` bits

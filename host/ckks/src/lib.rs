@@ -15,10 +15,12 @@
 //! [`simd`] picks the instruction set of the CPU backend's kernels at run
 //! time (AVX-512, AVX2 or baseline; every choice gives the same bits).
 //!
-//! Not yet here (issue 5): the device backend (and so the CPU/device
-//! bit-identity suite). Performance at N = 2^16: docs/BENCHMARKS.md.
-// `unsafe` only where `simd` calls `#[target_feature]` kernels after a
-// run-time feature check.
+//! The device implementation of [`backend::Backend`] (accelerator jobs
+//! through the firmware protocol) is `ola-offload`, with the CPU/device
+//! bit-identity suite. Performance at N = 2^16: docs/BENCHMARKS.md.
+// `unsafe` only in the expansion of `ola_arith::multiversion!` (through
+// `simd`), which calls `#[target_feature]` kernels after a run-time
+// feature check.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
