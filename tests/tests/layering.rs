@@ -70,7 +70,15 @@ fn layers_point_one_way() {
             ],
         ),
         ("ola-boards", &["ola-hdl", "ola-spec"]),
-        ("ola", &["ola-approx", "ola-spec", "ola-ckks"]),
+        // The device backend: ckks reaches the device only through it.
+        (
+            "ola-offload",
+            &["ola-arith", "ola-spec", "ola-ckks", "ola-device"],
+        ),
+        (
+            "ola",
+            &["ola-approx", "ola-spec", "ola-ckks", "ola-offload"],
+        ),
     ];
     for (crate_name, may_use) in allowed {
         let Some(actual) = deps.get(*crate_name) else {

@@ -48,4 +48,7 @@ pub use sign_degrees::{
     InverseErrorTable, LEE_MAX_DEGREE, OptimalSignDegrees, ReluSignDegrees, lee_depth,
     lee_products, optimal_sign_degrees, relu_error_dense, relu_sign_degrees, sign_error_dense,
 };
-pub use wls::{DEFAULT_BINS, WlsFit, WlsOptions, fit_wls_all_degrees, fit_wls_all_degrees_with};
+pub use wls::{
+    DEFAULT_BINS, WlsFit, WlsOptions, fit_wls_all_degrees, fit_wls_all_degrees_with,
+    fit_wls_pairs_all_degrees_with,
+};

@@ -293,6 +293,152 @@ pub fn fit_wls_all_degrees_with(
     stieltjes(&pts, r, eff, max_degree)
 }
 
+/// Fits every degree `0..=max_degree` to paired data `(xs[k], ys[k])`
+/// (equal weights) instead of a function of `x`: least squares of `ys` on
+/// polynomials in `xs`.
+///
+/// This is what sequential calibration needs: `xs` are the inputs a layer
+/// sees when the layers before it are already approximated, `ys` the
+/// outputs the exact network has at the same positions, so the fit also
+/// absorbs what it can of the upstream error. `f` is the activation; it is
+/// only the target on the Chebyshev-mixture nodes (`options.chebyshev_mix`),
+/// which keep the fit bounded on the whole interval. Binning (as for
+/// [`fit_wls_all_degrees_with`]) replaces each bin by its centroid and mean
+/// `y`; the within-bin variance of `y`, which no polynomial can remove, is
+/// added back to [`WlsFit::mse`] so it is the mean squared error on the
+/// pairs. `options.scale` must be 1 (a scaled measure has no paired
+/// targets).
+pub fn fit_wls_pairs_all_degrees_with(
+    xs: &[f64],
+    ys: &[f64],
+    f: &impl Target,
+    bound: f64,
+    max_degree: usize,
+    options: &WlsOptions,
+) -> Result<WlsFit> {
+    check_bound(bound)?;
+    options.validate()?;
+    if options.scale != 1.0 {
+        return Err(ApproxError::InvalidParameter {
+            name: "scale",
+            value: options.scale,
+            expected: "1 for paired data",
+        });
+    }
+    if xs.len() != ys.len() {
+        return Err(ApproxError::LengthMismatch {
+            samples: xs.len(),
+            weights: ys.len(),
+        });
+    }
+    // Validates xs (non-empty, finite).
+    InputDistribution::from_samples(xs)?;
+    if let Some((index, &value)) = ys.iter().enumerate().find(|(_, y)| !y.is_finite()) {
+        return Err(ApproxError::NonFiniteSample { index, value });
+    }
+    if max_degree > MAX_DEGREE {
+        return Err(ApproxError::DegreeOutOfRange {
+            degree: max_degree,
+            max: MAX_DEGREE,
+        });
+    }
+    let eff = bound * options.bound_factor;
+    check_bound(eff)?;
+    let w0 = 1.0 / xs.len() as f64;
+    let (mut t, mut wd, mut r, within) = match options.bins {
+        Some(b) if xs.len() > b => bin_pairs(xs, ys, eff, b),
+        _ => (
+            xs.iter().map(|x| x / eff).collect(),
+            vec![w0; xs.len()],
+            ys.to_vec(),
+            0.0,
+        ),
+    };
+    let keep = 1.0 - options.chebyshev_mix;
+    let mut wf: Vec<f64> = wd.iter().map(|w| w * keep).collect();
+    if options.chebyshev_mix > 0.0 {
+        let m = 2 * (max_degree + 1) + 64;
+        let w = options.chebyshev_mix / m as f64;
+        for node in chebyshev_nodes(m) {
+            t.push(node);
+            wf.push(w);
+            wd.push(0.0);
+            r.push(f.eval(node * eff));
+        }
+    }
+    let distinct = count_distinct(
+        t.iter()
+            .zip(&wf)
+            .filter(|(_, w)| **w > 0.0)
+            .map(|(t, _)| *t)
+            .collect(),
+    );
+    if distinct <= max_degree {
+        return Err(ApproxError::TooFewSupportPoints {
+            distinct,
+            degree: max_degree,
+        });
+    }
+    if r.iter().any(|v| !v.is_finite()) {
+        return Err(ApproxError::IllConditioned {
+            what: "function values",
+            degree: 0,
+        });
+    }
+    let pts = Points { t, wf, we: wd };
+    let mut fit = stieltjes(&pts, r, eff, max_degree)?;
+    fit.mse.iter_mut().for_each(|e| *e += within);
+    fit.fit_mse.iter_mut().for_each(|e| *e += keep * within);
+    Ok(fit)
+}
+
+/// Pairs binned on `[-bound, bound]` (normalised centroids, weights summing
+/// to 1, mean `y` per bin; pairs outside kept exactly) and the weighted
+/// within-bin variance of `y`.
+fn bin_pairs(
+    xs: &[f64],
+    ys: &[f64],
+    bound: f64,
+    bins: usize,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>, f64) {
+    let w0 = 1.0 / xs.len() as f64;
+    let mut n = vec![0u32; bins];
+    let mut sx = vec![0.0f64; bins];
+    let mut sy = vec![0.0f64; bins];
+    let mut syy = vec![0.0f64; bins];
+    let (mut t, mut w, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    let scale = bins as f64 / (2.0 * bound);
+    for (&x, &y) in xs.iter().zip(ys) {
+        if x.abs() <= bound {
+            let k = (((x + bound) * scale) as usize).min(bins - 1);
+            n[k] += 1;
+            sx[k] += x;
+            sy[k] += y;
+            syy[k] += y * y;
+        } else {
+            t.push(x / bound);
+            w.push(w0);
+            r.push(y);
+        }
+    }
+    let mut within = 0.0;
+    let (mut bt, mut bw, mut br) = (Vec::new(), Vec::new(), Vec::new());
+    for k in 0..bins {
+        if n[k] > 0 {
+            let c = n[k] as f64;
+            let my = sy[k] / c;
+            bt.push((sx[k] / c / bound).clamp(-1.0, 1.0));
+            bw.push(c * w0);
+            br.push(my);
+            within += w0 * (syy[k] - c * my * my).max(0.0);
+        }
+    }
+    bt.extend(t);
+    bw.extend(w);
+    br.extend(r);
+    (bt, bw, br, within)
+}
+
 /// The fitting measure: `t` (normalised), fitting weights `wf` (sum 1) and
 /// evaluation weights `we` (sum 1, the unscaled unmixed data).
 struct Points {

@@ -346,3 +346,127 @@ proptest! {
         prop_assert!((direct - fit.mse(d).unwrap()).abs() <= 1e-7 * direct + 1e-12);
     }
 }
+
+/// Paired data: least squares of `ys` on polynomials in `xs` equals the
+/// brute-force normal equations on the pairs (unbinned), and with binning
+/// the reported error still is the mean squared error on the pairs,
+/// including the noise no polynomial can remove.
+#[test]
+fn paired_fit_matches_normal_equations_and_reports_pair_error() {
+    let xs = mixture_samples(400, 11, 1.0);
+    let bound = 3.0;
+    // A target that is not a function of x: ReLU plus deterministic noise.
+    let ys: Vec<f64> = xs
+        .iter()
+        .enumerate()
+        .map(|(k, &x)| x.max(0.0) + 0.3 * ((k as f64) * 1.7).sin())
+        .collect();
+    let exact = WlsOptions {
+        bins: None,
+        ..WlsOptions::raw()
+    };
+    let fit =
+        fit_wls_pairs_all_degrees_with(&xs, &ys, &Activation::Relu, bound, 5, &exact).unwrap();
+    for d in 0..=5 {
+        // Normal equations on the pairs: the target looked up by position.
+        let m = d + 1;
+        let n = xs.len() as f64;
+        let mut a = vec![vec![0.0; m]; m];
+        let mut b = vec![0.0; m];
+        for (&x, &y) in xs.iter().zip(&ys) {
+            let u = x / bound;
+            for (j, (row, bj)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
+                *bj += y * u.powi(j as i32) / n;
+                for (k, ajk) in row.iter_mut().enumerate() {
+                    *ajk += u.powi((j + k) as i32) / n;
+                }
+            }
+        }
+        let c = gauss_solve(a, b);
+        let p = fit.poly(d).unwrap();
+        let mut mse = 0.0;
+        for (&x, &y) in xs.iter().zip(&ys) {
+            let u = x / bound;
+            let q: f64 = c.iter().rev().fold(0.0, |s, &cj| s * u + cj);
+            assert!((p.eval(x) - q).abs() < 1e-8, "degree {d} at {x}");
+            mse += (y - q).powi(2) / n;
+        }
+        let got = fit.mse(d).unwrap();
+        assert!(
+            (got - mse).abs() < 1e-10 * (1.0 + mse),
+            "degree {d}: {got} vs {mse}"
+        );
+    }
+    // Binned into few bins: the error is still the pair error of the
+    // returned polynomial (within-bin noise added back), up to the binning
+    // of x.
+    let binned = WlsOptions {
+        bins: Some(64),
+        ..WlsOptions::raw()
+    };
+    let many: Vec<f64> = mixture_samples(20_000, 12, 1.0);
+    let ys: Vec<f64> = many
+        .iter()
+        .enumerate()
+        .map(|(k, &x)| x.max(0.0) + 0.3 * ((k as f64) * 1.7).sin())
+        .collect();
+    let fit =
+        fit_wls_pairs_all_degrees_with(&many, &ys, &Activation::Relu, bound, 7, &binned).unwrap();
+    let p = fit.poly(7).unwrap();
+    let direct: f64 = many
+        .iter()
+        .zip(&ys)
+        .map(|(&x, &y)| (y - p.eval(x)).powi(2))
+        .sum::<f64>()
+        / many.len() as f64;
+    let got = fit.mse(7).unwrap();
+    assert!(direct > 0.04, "the noise (variance 0.045) is in the error");
+    assert!((got - direct).abs() < 0.02 * direct, "{got} vs {direct}");
+    // With ys = f(xs) it is the ordinary fit.
+    let fx: Vec<f64> = many.iter().map(|x| x.max(0.0)).collect();
+    let paired = fit_wls_pairs_all_degrees_with(
+        &many,
+        &fx,
+        &Activation::Relu,
+        bound,
+        9,
+        &WlsOptions::robust(),
+    )
+    .unwrap();
+    let dist = InputDistribution::from_samples(&many).unwrap();
+    let plain = fit_wls_all_degrees_with(&dist, &Activation::Relu, bound, 9, &WlsOptions::robust())
+        .unwrap();
+    for d in 0..=9 {
+        let (a, b) = (paired.mse(d).unwrap(), plain.mse(d).unwrap());
+        assert!((a - b).abs() < 1e-9 * (1.0 + b), "degree {d}: {a} vs {b}");
+    }
+}
+
+#[test]
+fn paired_fit_refuses_bad_input() {
+    let o = WlsOptions::raw();
+    let r = Activation::Relu;
+    assert!(matches!(
+        fit_wls_pairs_all_degrees_with(&[1.0, 2.0], &[1.0], &r, 2.0, 1, &o),
+        Err(ApproxError::LengthMismatch { .. })
+    ));
+    assert!(matches!(
+        fit_wls_pairs_all_degrees_with(&[1.0, 2.0], &[1.0, f64::NAN], &r, 2.0, 1, &o),
+        Err(ApproxError::NonFiniteSample { index: 1, .. })
+    ));
+    assert!(matches!(
+        fit_wls_pairs_all_degrees_with(
+            &[1.0, 2.0],
+            &[1.0, 2.0],
+            &r,
+            2.0,
+            1,
+            &WlsOptions::scaled(1.2)
+        ),
+        Err(ApproxError::InvalidParameter { name: "scale", .. })
+    ));
+    assert_eq!(
+        fit_wls_pairs_all_degrees_with(&[], &[], &r, 2.0, 1, &o).unwrap_err(),
+        ApproxError::NoSamples
+    );
+}

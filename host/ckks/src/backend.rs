@@ -26,6 +26,15 @@ pub trait Backend: Send + Sync {
     fn n(&self) -> usize;
     /// The primes, `Q` then `P`.
     fn moduli(&self) -> &[Modulus];
+    /// Whether the unreduced `u64` accumulations ([`Backend::mac_lazy`],
+    /// [`Backend::mac_lazy2`], [`Backend::reduce_lazy`],
+    /// [`Backend::fold_lazy`]) run natively. A backend without them (the
+    /// device: its jobs are modular) answers `false`, and callers use the
+    /// reduced [`Backend::mac`] / [`Backend::mac2`] instead (the same
+    /// result: the arithmetic is exact either way).
+    fn lazy_accumulation(&self) -> bool {
+        true
+    }
 
     /// In-place forward negacyclic NTT modulo prime `m` (ola-arith's
     /// definition: natural in, bit-reversed out).

@@ -43,6 +43,15 @@ pub fn map_values(x: &Tensor, f: &(dyn Fn(f64) -> f64 + Sync)) -> Result<Tensor>
     Ok(Tensor::from_vec(out, x.dims(), x.device())?)
 }
 
+/// Number of elements of `t` with `|x| ≥ bound`.
+pub fn count_outside(t: &Tensor, bound: f64) -> Result<u64> {
+    Ok(t.abs()?
+        .ge(bound)?
+        .to_dtype(candle_core::DType::F32)?
+        .sum_all()?
+        .to_vec0::<f32>()? as u64)
+}
+
 /// Top-1 accuracy (fraction) of the network with `acts` on `data`, and
 /// the number of inputs that fell outside their layer's bound.
 pub fn accuracy(
@@ -77,23 +86,11 @@ pub fn accuracy(
                 Activations::Exact => Ok(t.relu()?),
                 Activations::Polys(p) => {
                     let p = &p[i];
-                    let b = p.bound();
-                    outside += t
-                        .abs()?
-                        .ge(b)?
-                        .to_dtype(candle_core::DType::F32)?
-                        .sum_all()?
-                        .to_vec0::<f32>()? as u64;
+                    outside += count_outside(t, p.bound())?;
                     map_values(t, &|x| p.eval(x))
                 }
                 Activations::Composite(c) => {
-                    let b = c.bound();
-                    outside += t
-                        .abs()?
-                        .ge(b)?
-                        .to_dtype(candle_core::DType::F32)?
-                        .sum_all()?
-                        .to_vec0::<f32>()? as u64;
+                    outside += count_outside(t, c.bound())?;
                     map_values(t, &|x| c.eval(x))
                 }
             }
@@ -124,4 +121,21 @@ pub struct Accuracy {
     pub images: usize,
     /// Activation inputs with `|x| ≥ B` (where the polynomial is unreliable).
     pub outside: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_outside_counts_both_tails_and_the_bound_itself() {
+        let t = Tensor::new(
+            &[-3.0f32, -2.0, -1.0, 0.0, 1.5, 2.0, 9.0],
+            &candle_core::Device::Cpu,
+        )
+        .unwrap();
+        assert_eq!(count_outside(&t, 2.0).unwrap(), 4);
+        assert_eq!(count_outside(&t, 10.0).unwrap(), 0);
+        assert_eq!(count_outside(&t, 0.5).unwrap(), 6);
+    }
 }

@@ -52,6 +52,62 @@ pub struct LayerStats {
     pub count: u64,
     /// Sensitivity `A_i`.
     pub sensitivity: f64,
+    /// Gradient histogram of the gradient images, `grad_images ×
+    /// grad_bins.len()` row-major: entry `(k, b)` is `Σ_j ∂L_k/∂a_j` over
+    /// the elements `j` of image `k` whose input falls in bin
+    /// `grad_bins[b]` (see [`correlated_error`]).
+    pub grad_hist: Vec<f32>,
+    /// The bins (of [`HIST_BINS`]) some gradient image has inputs in.
+    pub grad_bins: Vec<usize>,
+}
+
+/// Bins of [`LayerStats::grad_hist`] on `[-HIST_RANGE, HIST_RANGE]`
+/// (inputs beyond go to the end bins).
+pub const HIST_BINS: usize = 4096;
+/// Half-width of the gradient histogram's range.
+pub const HIST_RANGE: f64 = 64.0;
+
+/// Centre of gradient-histogram bin `b`.
+pub fn hist_centre(b: usize) -> f64 {
+    -HIST_RANGE + (b as f64 + 0.5) * (2.0 * HIST_RANGE / HIST_BINS as f64)
+}
+
+fn hist_bin(x: f64) -> usize {
+    let b = ((x + HIST_RANGE) * (HIST_BINS as f64 / (2.0 * HIST_RANGE))).floor();
+    b.clamp(0.0, (HIST_BINS - 1) as f64) as usize
+}
+
+/// The first-order loss change of replacing this layer's ReLU by `p`,
+/// per image, squared and averaged over the gradient images:
+/// `V = (1/K) Σ_k (Σ_j ∂L_k/∂a_kj · (p(x_kj) − ReLU(x_kj)))^2`, from the
+/// gradient histogram. Unlike `A_i · E_i = (1/K) Σ_k Σ_j (∂L_k/∂a_kj)^2 ·
+/// E[e^2]`, which treats the errors of a layer's elements as independent
+/// noise, it keeps their correlation: a polynomial's error is a function
+/// of the input, so it is systematic (an offset near 0, for instance),
+/// and before an average pool it does not average out. `None` when no
+/// gradient images were analysed.
+pub fn correlated_error(stats: &LayerStats, p: impl Fn(f64) -> f64) -> Option<f64> {
+    let used = &stats.grad_bins;
+    if used.is_empty() {
+        return None;
+    }
+    let k = stats.grad_hist.len() / used.len();
+    let err: Vec<f64> = used
+        .iter()
+        .map(|&b| {
+            let x = hist_centre(b);
+            p(x) - x.max(0.0)
+        })
+        .collect();
+    let total: f64 = stats
+        .grad_hist
+        .chunks(used.len())
+        .map(|row| {
+            let d: f64 = row.iter().zip(&err).map(|(&g, e)| g as f64 * e).sum();
+            d * d
+        })
+        .sum();
+    Some(total / k as f64)
 }
 
 /// Streams the calibration set through the network (see the module doc).
@@ -103,6 +159,8 @@ pub fn analyse_with(
             max: f64::NEG_INFINITY,
             count: 0,
             sensitivity: 0.0,
+            grad_hist: vec![0.0; grad_images * HIST_BINS],
+            grad_bins: Vec::new(),
         })
         .collect();
     let mut grad_sq = vec![0f64; n];
@@ -120,6 +178,7 @@ pub fn analyse_with(
         let (x, y) = data.batch(start, len, norm)?;
         let with_grad = start < grad_images;
         let mut zs: Vec<Var> = Vec::new();
+        let mut inputs: Vec<Vec<f32>> = Vec::new();
         let mut record = |i: usize, t: &Tensor| -> Result<Tensor> {
             let v = t.flatten_all()?.to_vec1::<f32>()?;
             let s = &mut stats[i];
@@ -139,6 +198,7 @@ pub fn analyse_with(
                 None => t.relu()?,
             };
             if with_grad {
+                inputs.push(v);
                 let z = Var::zeros(t.dims(), DType::F32, t.device())?;
                 let out = (r + z.as_tensor())?;
                 zs.push(z);
@@ -157,12 +217,25 @@ pub fn analyse_with(
                     .ok_or_else(|| Error::new(format!("no gradient reached ReLU {i}")))?;
                 let gv = g.flatten_all()?.to_vec1::<f32>()?;
                 grad_sq[i] += gv.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>();
+                let per = shapes[i].elements();
+                let hist = &mut stats[i].grad_hist;
+                for (e, (&x, &g)) in inputs[i].iter().zip(&gv).enumerate() {
+                    hist[(start + e / per) * HIST_BINS + hist_bin(x as f64)] += g;
+                }
             }
         }
         start += len;
         progress.set_position(start as u64);
     }
     for (s, g) in stats.iter_mut().zip(&grad_sq) {
+        // Keep only the bins some image uses (most of the range is empty).
+        s.grad_bins = (0..HIST_BINS)
+            .filter(|&b| (0..grad_images).any(|k| s.grad_hist[k * HIST_BINS + b] != 0.0))
+            .collect();
+        s.grad_hist = (0..grad_images)
+            .flat_map(|k| s.grad_bins.iter().map(move |&b| (k, b)))
+            .map(|(k, b)| s.grad_hist[k * HIST_BINS + b])
+            .collect();
         s.max_abs = s.min.abs().max(s.max.abs());
         s.sensitivity = if grad_images > 0 {
             g / grad_images as f64
@@ -296,5 +369,74 @@ mod tests {
             );
             assert!(s.sensitivity > 0.0);
         }
+    }
+
+    /// The histogram estimate of the correlated loss change equals the
+    /// direct sum over elements, `(1/K) Σ_k (Σ_j g_kj e(x_kj))^2`, with the
+    /// gradients taken independently; it is zero for the exact ReLU, and it
+    /// sees a systematic error that the independent proxy underrates.
+    #[test]
+    fn correlated_error_matches_the_direct_sum() {
+        let model = demo::init_resnet(1, 4, 13).unwrap();
+        let data = demo::synthetic(6, 8);
+        let norm = demo::DEMO_NORM;
+        let opts = AnalysisOptions {
+            images: 6,
+            grad_images: 6,
+            batch: 4,
+            max_samples: 1000,
+        };
+        let st = analyse(&model, &data, &norm, &opts, &ProgressBar::hidden()).unwrap();
+        // Direct: one batch, gradients through zero variables.
+        let (x, y) = data.batch(0, 6, &norm).unwrap();
+        let mut zs = Vec::new();
+        let mut ins = Vec::new();
+        let logits = model
+            .forward(&x, &mut |_, t| {
+                ins.push(t.flatten_all()?.to_vec1::<f32>()?);
+                let z = Var::zeros(t.dims(), DType::F32, t.device())?;
+                let out = (t.relu()? + z.as_tensor())?;
+                zs.push(z);
+                Ok(out)
+            })
+            .unwrap();
+        let grads = summed_cross_entropy(&logits, &y)
+            .unwrap()
+            .backward()
+            .unwrap();
+        let e = |x: f64| 0.05 * x + 0.02;
+        for (i, shape) in model.act_shapes().iter().enumerate() {
+            let g = grads.get(zs[i].as_tensor()).unwrap().flatten_all().unwrap();
+            let g = g.to_vec1::<f32>().unwrap();
+            let per = shape.elements();
+            let direct: f64 = (0..6)
+                .map(|k| {
+                    let d: f64 = (k * per..(k + 1) * per)
+                        .map(|j| g[j] as f64 * e(ins[i][j] as f64))
+                        .sum();
+                    d * d
+                })
+                .sum::<f64>()
+                / 6.0;
+            let got = correlated_error(&st[i], |x| x.max(0.0) + e(x)).unwrap();
+            assert!(
+                (got - direct).abs() <= 0.05 * direct + 1e-12,
+                "layer {i}: histogram {got} vs direct {direct}"
+            );
+            assert_eq!(correlated_error(&st[i], |x| x.max(0.0)), Some(0.0));
+        }
+        // No gradient images: no estimate.
+        let none = analyse(
+            &model,
+            &data,
+            &norm,
+            &AnalysisOptions {
+                grad_images: 0,
+                ..opts
+            },
+            &ProgressBar::hidden(),
+        )
+        .unwrap();
+        assert_eq!(correlated_error(&none[0], |x| x), None);
     }
 }

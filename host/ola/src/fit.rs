@@ -3,7 +3,8 @@
 
 use ola_approx::{
     Activation, ChebyshevPoly, InputDistribution, POW2_MAX_DEGREE, PowerOfTwoOptions, WlsOptions,
-    fit_power_of_two, fit_wls_all_degrees_with, kmeans_interpolation,
+    fit_power_of_two, fit_wls_all_degrees_with, fit_wls_pairs_all_degrees_with,
+    kmeans_interpolation,
 };
 
 use crate::error::{Context, Result};
@@ -111,6 +112,23 @@ pub fn fit_layer(
     families: &[Family],
     o: &FitOptions,
 ) -> Result<LayerFit> {
+    fit_layer_to(layer, samples, None, max_abs, degrees, families, o)
+}
+
+/// [`fit_layer`] with paired targets: when `targets` is given, the WLS
+/// family is fitted to the pairs `(samples[k], targets[k])` (sequential
+/// calibration: inputs under the approximated upstream layers, outputs of
+/// the exact network) and its `E_i(d)` is the mean squared error on those
+/// pairs; the other families still fit ReLU of the samples.
+pub fn fit_layer_to(
+    layer: usize,
+    samples: &[f64],
+    targets: Option<&[f64]>,
+    max_abs: f64,
+    degrees: &[usize],
+    families: &[Family],
+    o: &FitOptions,
+) -> Result<LayerFit> {
     let ctx = || format!("fitting ReLU {layer}");
     let dist = InputDistribution::from_samples(samples).context(ctx)?;
     let bound = (max_abs * o.bound_factor).max(1e-6);
@@ -126,7 +144,13 @@ pub fn fit_layer(
                     bound_factor: 1.0,
                     ..WlsOptions::raw()
                 };
-                let fit = fit_wls_all_degrees_with(&dist, &relu, bound, top, &opts).context(ctx)?;
+                let fit = match targets {
+                    Some(ys) if fam == Family::Wls => {
+                        fit_wls_pairs_all_degrees_with(samples, ys, &relu, bound, top, &opts)
+                    }
+                    _ => fit_wls_all_degrees_with(&dist, &relu, bound, top, &opts),
+                }
+                .context(ctx)?;
                 let polys = fit.polys(degrees).context(ctx)?;
                 for (&d, p) in degrees.iter().zip(polys) {
                     candidates.push(Candidate {

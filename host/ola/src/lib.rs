@@ -6,7 +6,8 @@
 //! sensitivities); [`fit`] makes every candidate polynomial with its error
 //! `E_i(d)`; [`costs`] prices each degree in device cycles; [`dp`] solves the
 //! budgeted choice; [`plan`] is the output file; [`accuracy`] simulates the
-//! substituted network; [`pipeline`] ties them together; [`plot`] draws;
+//! substituted network; [`sequential`] refits layer by layer under the
+//! approximated upstream; [`pipeline`] ties them together; [`plot`] draws;
 //! [`demo`] is the built-in network for `ola` with no arguments.
 
 pub mod accuracy;
@@ -18,8 +19,10 @@ pub mod dp;
 pub mod error;
 pub mod fit;
 pub mod model;
+pub mod offload;
 pub mod pipeline;
 pub mod plan;
 pub mod plot;
+pub mod sequential;
 
 pub use error::{Error, Result};

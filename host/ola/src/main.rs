@@ -51,6 +51,13 @@ enum Cmd {
         #[arg(long, default_value_t = 5000)]
         steps: usize,
     },
+    /// Evaluate one ReLU layer's polynomial on encrypted activations with
+    /// every NTT and limb operation on the device (simulated board over a
+    /// pty, or --port); prints the error and the cycles.
+    Offload(ola::offload::OffloadArgs),
+    /// Measure the per-degree cost table on the device (`ola-costs/1`,
+    /// source "measured"; JSON and CSV beside it).
+    Costs(ola::offload::CostsArgs),
     /// The built-in demonstration (the same as no command).
     Demo {
         /// Output directory.
@@ -131,13 +138,22 @@ struct OptimizeArgs {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
-    /// Refit rounds: refit each chosen polynomial to the inputs it sees
-    /// with the upstream ReLUs already approximated.
-    #[arg(long, default_value_t = 1)]
+    /// Sequential calibration passes (0: off): fit each layer to the inputs
+    /// it sees with the ReLUs before it approximated; all passes but the
+    /// last re-measure E_i(d) that way and solve the DP again.
+    #[arg(long, default_value_t = 2)]
     refit: usize,
-    /// Calibration images per refit round.
+    /// Calibration images of the sequential passes.
     #[arg(long, default_value_t = 1000)]
     refit_images: usize,
+    /// Sequential passes fit ReLU of the approximated inputs instead of the
+    /// exact network's ReLU outputs.
+    #[arg(long)]
+    relu_targets: bool,
+    /// DP error term: the correlated first-order loss change V_i(d) instead
+    /// of OLA's independent-noise A_i * E_i(d).
+    #[arg(long)]
+    correlated_proxy: bool,
 }
 
 #[derive(Args)]
@@ -270,6 +286,8 @@ fn run_optimize(a: &OptimizeArgs) -> Result<()> {
         quiet: a.quiet,
         refit: a.refit,
         refit_images: a.refit_images,
+        exact_targets: !a.relu_targets,
+        correlated: a.correlated_proxy,
     };
     let report = optimize(&model, &calib, &test, &norm, &costs, &o)?;
     write_outputs(&report, &model, &costs, &a.out, a.plots.as_deref())?;
@@ -427,6 +445,8 @@ fn main() -> ExitCode {
     let r = match &cli.cmd {
         None => run_demo(Path::new("ola-demo")),
         Some(Cmd::Demo { out }) => run_demo(out),
+        Some(Cmd::Offload(a)) => ola::offload::run_offload(a).map(|_| ()),
+        Some(Cmd::Costs(a)) => ola::offload::run_costs(a).map(|_| ()),
         Some(Cmd::DpTiming { steps }) => dp_timing(*steps),
         Some(Cmd::Optimize(a)) => run_optimize(a),
         Some(Cmd::Accuracy(a)) => run_accuracy(a),
