@@ -260,14 +260,7 @@ pub fn fit_wls_all_degrees_with(
 ) -> Result<WlsFit> {
     check_bound(bound)?;
     options.validate()?;
-    if max_degree > MAX_DEGREE {
-        return Err(ApproxError::DegreeOutOfRange {
-            degree: max_degree,
-            max: MAX_DEGREE,
-        });
-    }
-    let eff = bound * options.bound_factor;
-    check_bound(eff)?;
+    let eff = effective_bound(bound, max_degree, options)?;
     let pts = build_points(dist, eff, max_degree, options);
     let distinct = count_distinct(
         pts.t
@@ -336,14 +329,7 @@ pub fn fit_wls_pairs_all_degrees_with(
     if let Some((index, &value)) = ys.iter().enumerate().find(|(_, y)| !y.is_finite()) {
         return Err(ApproxError::NonFiniteSample { index, value });
     }
-    if max_degree > MAX_DEGREE {
-        return Err(ApproxError::DegreeOutOfRange {
-            degree: max_degree,
-            max: MAX_DEGREE,
-        });
-    }
-    let eff = bound * options.bound_factor;
-    check_bound(eff)?;
+    let eff = effective_bound(bound, max_degree, options)?;
     let w0 = 1.0 / xs.len() as f64;
     let (mut t, mut wd, mut r, within) = match options.bins {
         Some(b) if xs.len() > b => bin_pairs(xs, ys, eff, b),
@@ -571,4 +557,18 @@ fn stieltjes(p: &Points, mut r: Vec<f64>, bound: f64, max_degree: usize) -> Resu
         fit_mse,
         points: n,
     })
+}
+
+/// Refuses a degree above [`MAX_DEGREE`]; returns the bound the fit
+/// samples on (`bound · bound_factor`), refused unless finite and positive.
+fn effective_bound(bound: f64, max_degree: usize, options: &WlsOptions) -> Result<f64> {
+    if max_degree > MAX_DEGREE {
+        return Err(ApproxError::DegreeOutOfRange {
+            degree: max_degree,
+            max: MAX_DEGREE,
+        });
+    }
+    let eff = bound * options.bound_factor;
+    check_bound(eff)?;
+    Ok(eff)
 }
