@@ -270,6 +270,39 @@ mod tests {
     use super::*;
     use crate::demo;
 
+    /// Per ReLU in forward order: its inputs and the gradient of the summed
+    /// loss with respect to its outputs (through zero variables added after
+    /// it), both flattened — the reference the analysis is checked against.
+    fn relu_inputs_and_gradients(
+        model: &ResNet,
+        x: &Tensor,
+        y: &Tensor,
+    ) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+        let mut zs = Vec::new();
+        let mut ins = Vec::new();
+        let logits = model
+            .forward(x, &mut |_, t| {
+                ins.push(t.flatten_all()?.to_vec1::<f32>()?);
+                let z = Var::zeros(t.dims(), DType::F32, t.device())?;
+                let out = (t.relu()? + z.as_tensor())?;
+                zs.push(z);
+                Ok(out)
+            })
+            .unwrap();
+        let grads = summed_cross_entropy(&logits, y)
+            .unwrap()
+            .backward()
+            .unwrap();
+        let grads = zs
+            .iter()
+            .map(|z| {
+                let g = grads.get(z.as_tensor()).unwrap().flatten_all().unwrap();
+                g.to_vec1::<f32>().unwrap()
+            })
+            .collect();
+        (ins, grads)
+    }
+
     /// `A_i` from the zero-variable gradients equals the finite-difference
     /// derivative of the summed loss with respect to single ReLU outputs.
     #[test]
@@ -278,20 +311,7 @@ mod tests {
         let data = demo::synthetic(3, 5);
         let norm = demo::DEMO_NORM;
         let (x, y) = data.batch(0, 3, &norm).unwrap();
-        // Gradients through the zero variables.
-        let mut zs = Vec::new();
-        let logits = model
-            .forward(&x, &mut |_, t| {
-                let z = Var::zeros(t.dims(), DType::F32, t.device())?;
-                let out = (t.relu()? + z.as_tensor())?;
-                zs.push(z);
-                Ok(out)
-            })
-            .unwrap();
-        let grads = summed_cross_entropy(&logits, &y)
-            .unwrap()
-            .backward()
-            .unwrap();
+        let (_, grads) = relu_inputs_and_gradients(&model, &x, &y);
         let loss_with = |layer: usize, elem: usize, eps: f32| -> f64 {
             let logits = model
                 .forward(&x, &mut |i, t| {
@@ -310,13 +330,7 @@ mod tests {
                 .unwrap() as f64
         };
         for layer in [0, 3, 6] {
-            let g = grads
-                .get(zs[layer].as_tensor())
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap();
+            let g = &grads[layer];
             // The element with the largest gradient, and one more.
             let big = (0..g.len())
                 .max_by(|&a, &b| g[a].abs().total_cmp(&g[b].abs()))
@@ -389,25 +403,10 @@ mod tests {
         let st = analyse(&model, &data, &norm, &opts, &ProgressBar::hidden()).unwrap();
         // Direct: one batch, gradients through zero variables.
         let (x, y) = data.batch(0, 6, &norm).unwrap();
-        let mut zs = Vec::new();
-        let mut ins = Vec::new();
-        let logits = model
-            .forward(&x, &mut |_, t| {
-                ins.push(t.flatten_all()?.to_vec1::<f32>()?);
-                let z = Var::zeros(t.dims(), DType::F32, t.device())?;
-                let out = (t.relu()? + z.as_tensor())?;
-                zs.push(z);
-                Ok(out)
-            })
-            .unwrap();
-        let grads = summed_cross_entropy(&logits, &y)
-            .unwrap()
-            .backward()
-            .unwrap();
+        let (ins, grads) = relu_inputs_and_gradients(&model, &x, &y);
         let e = |x: f64| 0.05 * x + 0.02;
         for (i, shape) in model.act_shapes().iter().enumerate() {
-            let g = grads.get(zs[i].as_tensor()).unwrap().flatten_all().unwrap();
-            let g = g.to_vec1::<f32>().unwrap();
+            let g = &grads[i];
             let per = shape.elements();
             let direct: f64 = (0..6)
                 .map(|k| {
