@@ -262,20 +262,7 @@ pub fn fit_wls_all_degrees_with(
     options.validate()?;
     let eff = effective_bound(bound, max_degree, options)?;
     let pts = build_points(dist, eff, max_degree, options);
-    let distinct = count_distinct(
-        pts.t
-            .iter()
-            .zip(&pts.wf)
-            .filter(|(_, w)| **w > 0.0)
-            .map(|(t, _)| *t)
-            .collect(),
-    );
-    if distinct <= max_degree {
-        return Err(ApproxError::TooFewSupportPoints {
-            distinct,
-            degree: max_degree,
-        });
-    }
+    check_support(&pts.t, &pts.wf, max_degree)?;
     let r: Vec<f64> = pts.t.iter().map(|&t| f.eval(t * eff)).collect();
     if r.iter().any(|v| !v.is_finite()) {
         return Err(ApproxError::IllConditioned {
@@ -352,19 +339,7 @@ pub fn fit_wls_pairs_all_degrees_with(
             r.push(f.eval(node * eff));
         }
     }
-    let distinct = count_distinct(
-        t.iter()
-            .zip(&wf)
-            .filter(|(_, w)| **w > 0.0)
-            .map(|(t, _)| *t)
-            .collect(),
-    );
-    if distinct <= max_degree {
-        return Err(ApproxError::TooFewSupportPoints {
-            distinct,
-            degree: max_degree,
-        });
-    }
+    check_support(&t, &wf, max_degree)?;
     if r.iter().any(|v| !v.is_finite()) {
         return Err(ApproxError::IllConditioned {
             what: "function values",
@@ -557,6 +532,25 @@ fn stieltjes(p: &Points, mut r: Vec<f64>, bound: f64, max_degree: usize) -> Resu
         fit_mse,
         points: n,
     })
+}
+
+/// Refuses a fit of degree `max_degree` with no more distinct weighted
+/// abscissae `t` (weight `wf > 0`) than that degree.
+fn check_support(t: &[f64], wf: &[f64], max_degree: usize) -> Result<()> {
+    let distinct = count_distinct(
+        t.iter()
+            .zip(wf)
+            .filter(|(_, w)| **w > 0.0)
+            .map(|(t, _)| *t)
+            .collect(),
+    );
+    if distinct <= max_degree {
+        return Err(ApproxError::TooFewSupportPoints {
+            distinct,
+            degree: max_degree,
+        });
+    }
+    Ok(())
 }
 
 /// Refuses a degree above [`MAX_DEGREE`]; returns the bound the fit
