@@ -4,12 +4,27 @@
 use std::path::Path;
 
 use ola_approx::ChebyshevPoly;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
 
 fn perr<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> Error + '_ {
     move |e| Error::new(format!("cannot draw {}: {e}", path.display()))
+}
+/// Draws the chart's legend and writes the SVG file.
+fn legend_and_save<'a, CT: CoordTranslate>(
+    c: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    root: &DrawingArea<SVGBackend<'a>, Shift>,
+    path: &Path,
+) -> Result<()> {
+    c.configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()
+        .map_err(perr(path))?;
+    root.present().map_err(perr(path))?;
+    Ok(())
 }
 
 /// The Pareto front: cycles (fraction of the baseline) against the
@@ -107,13 +122,7 @@ pub fn pareto(
         .label("uniform minimax")
         .legend(|(x, y)| Circle::new((x + 7, y), 4, GREEN.filled()));
     }
-    c.configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE)
-        .draw()
-        .map_err(perr(path))?;
-    root.present().map_err(perr(path))?;
-    Ok(())
+    legend_and_save(&mut c, &root, path)
 }
 
 /// One layer: normalised histogram of the calibration inputs (grey), ReLU
@@ -185,11 +194,5 @@ pub fn layer(path: &Path, title: &str, samples: &[f64], poly: &ChebyshevPoly) ->
     .map_err(perr(path))?
     .label(format!("degree {} polynomial", poly.degree()))
     .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], RED));
-    c.configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE)
-        .draw()
-        .map_err(perr(path))?;
-    root.present().map_err(perr(path))?;
-    Ok(())
+    legend_and_save(&mut c, &root, path)
 }
