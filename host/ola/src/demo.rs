@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::analysis::{argmax, summed_cross_entropy};
 use crate::cifar::{Dataset, Normalization, PIXELS};
 use crate::error::Result;
-use crate::model::{Block, Conv, ResNet};
+use crate::model::{Block, Conv, ResNet, block_shapes, option_a_kernel};
 
 /// Normalisation of the synthetic images.
 pub const DEMO_NORM: Normalization = Normalization {
@@ -78,31 +78,17 @@ pub fn init_resnet(n: usize, w: usize, seed: u64) -> Result<ResNet> {
         })
     };
     let stem = conv(w, 3, 1, 1.0)?;
+    // In forward order, so the generator's draws stay in the same order.
     let mut blocks = Vec::new();
-    let mut inp = w;
-    for s in 0..3 {
-        let planes = w << s;
-        for j in 0..n {
-            let stride = if s > 0 && j == 0 { 2 } else { 1 };
-            let c1 = conv(planes, inp, stride, 1.0)?;
-            let c2 = conv(planes, planes, 1, 0.2)?;
-            let shortcut = if stride != 1 || inp != planes {
-                let pad = (planes - inp) / 2;
-                let mut k = vec![0f32; planes * inp];
-                for c in 0..inp {
-                    k[(c + pad) * inp + c] = 1.0;
-                }
-                Some(Tensor::from_vec(k, (planes, inp, 1, 1), &Device::Cpu)?)
-            } else {
-                None
-            };
-            blocks.push(Block {
-                conv1: c1,
-                conv2: c2,
-                shortcut,
-            });
-            inp = planes;
-        }
+    for b in block_shapes(w, n) {
+        blocks.push(Block {
+            conv1: conv(b.planes, b.inp, b.stride, 1.0)?,
+            conv2: conv(b.planes, b.planes, 1, 0.2)?,
+            shortcut: b
+                .has_shortcut()
+                .then(|| option_a_kernel(b.inp, b.planes))
+                .transpose()?,
+        });
     }
     let mut rng2 = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
     Ok(ResNet {

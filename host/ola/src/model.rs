@@ -290,23 +290,19 @@ impl ResNet {
             })
         };
         let stem = fold("conv1", "bn1", 1)?;
-        let mut blocks = Vec::new();
-        let mut inp = w;
-        for s in 0..3 {
-            let planes = w << s;
-            for j in 0..n {
-                let stride = if s > 0 && j == 0 { 2 } else { 1 };
-                let p = format!("layer{}.{j}", s + 1);
-                blocks.push(Block {
-                    conv1: fold(&format!("{p}.conv1"), &format!("{p}.bn1"), stride)?,
+        let blocks = block_shapes(w, n)
+            .map(|b| {
+                let p = format!("layer{}.{}", b.stage + 1, b.index);
+                Ok(Block {
+                    conv1: fold(&format!("{p}.conv1"), &format!("{p}.bn1"), b.stride)?,
                     conv2: fold(&format!("{p}.conv2"), &format!("{p}.bn2"), 1)?,
-                    shortcut: (stride != 1 || inp != planes)
-                        .then(|| option_a_kernel(inp, planes))
+                    shortcut: b
+                        .has_shortcut()
+                        .then(|| option_a_kernel(b.inp, b.planes))
                         .transpose()?,
-                });
-                inp = planes;
-            }
-        }
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let fc_w = tensors["linear.weight"].to_dtype(DType::F32)?;
         let fc_b = tensors["linear.bias"].to_dtype(DType::F32)?;
         let normalization = match (meta.get("normalize_mean"), meta.get("normalize_std")) {
@@ -432,8 +428,49 @@ impl ResNet {
     }
 }
 
+/// Where one residual block sits in a CIFAR ResNet-(6n+2) of stem width
+/// `w`: stage `stage` (0..3) has `w << stage` planes, and its first block
+/// halves the resolution from stage 1 on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BlockShape {
+    /// Stage (0, 1, 2).
+    pub stage: usize,
+    /// Block within the stage.
+    pub index: usize,
+    /// Input channels.
+    pub inp: usize,
+    /// Output channels.
+    pub planes: usize,
+    /// Stride of the block's first convolution.
+    pub stride: usize,
+}
+
+impl BlockShape {
+    /// Whether the block needs a shortcut convolution (option A).
+    pub fn has_shortcut(&self) -> bool {
+        self.stride != 1 || self.inp != self.planes
+    }
+}
+
+/// The blocks of a ResNet-(6n+2) of stem width `w`, in forward order.
+pub(crate) fn block_shapes(w: usize, n: usize) -> impl Iterator<Item = BlockShape> {
+    (0..3).flat_map(move |stage| {
+        (0..n).map(move |index| BlockShape {
+            stage,
+            index,
+            inp: if index == 0 && stage > 0 {
+                w << (stage - 1)
+            } else {
+                w << stage
+            },
+            planes: w << stage,
+            stride: if stage > 0 && index == 0 { 2 } else { 1 },
+        })
+    })
+}
+
 /// The option-A shortcut kernel `(planes, inp, 1, 1)`.
-fn option_a_kernel(inp: usize, planes: usize) -> Result<Tensor> {
+pub(crate) fn option_a_kernel(inp: usize, planes: usize) -> Result<Tensor> {
     let pad = (planes - inp) / 2;
     let mut k = vec![0f32; planes * inp];
     for c in 0..inp {
