@@ -45,6 +45,37 @@ impl Top {
     }
 }
 
+/// nextpnr's router (`--router`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Router {
+    /// The original rip-up-and-reroute router (nextpnr's default).
+    Router1,
+    /// The negotiated-congestion router: on the full-size `p8` it routes in
+    /// a fraction of router1's time (router1 took 1.5 h there).
+    #[default]
+    Router2,
+}
+
+impl Router {
+    /// Parses `router1` or `router2`.
+    pub fn parse(text: &str) -> Option<Router> {
+        match text {
+            "router1" => Some(Router::Router1),
+            "router2" => Some(Router::Router2),
+            _ => None,
+        }
+    }
+
+    /// The name nextpnr takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Router::Router1 => "router1",
+            Router::Router2 => "router2",
+        }
+    }
+}
+
 /// One run of the flow.
 #[derive(Clone, Debug)]
 pub struct FlowOptions {
@@ -58,6 +89,8 @@ pub struct FlowOptions {
     pub mhz: f64,
     /// Placer seed.
     pub seed: u32,
+    /// nextpnr's router.
+    pub router: Router,
     /// Output directory (created).
     pub out: PathBuf,
     /// Whether to pack a bitstream (ECP5 board tops only).
@@ -114,6 +147,9 @@ pub struct FlowReport {
     pub top: Top,
     /// The part, as the place-and-route tool was told.
     pub part: String,
+    /// nextpnr's router (reports written before the option: router1).
+    #[serde(default = "router1")]
+    pub router: Router,
     /// Resource use, the interesting ones first.
     pub resources: Vec<Resource>,
     /// Timing target of the accelerator clock (MHz).
@@ -165,6 +201,10 @@ impl FlowReport {
             if self.timing_met() { "met" } else { "not met" }
         )
     }
+}
+
+fn router1() -> Router {
+    Router::Router1
 }
 
 /// Header of [`FlowReport::markdown_row`].
@@ -387,6 +427,7 @@ pub fn run_flow(options: &FlowOptions) -> Result<FlowReport, FlowError> {
         top,
         mhz,
         seed,
+        router,
         out,
         bitstream,
     } = options;
@@ -469,6 +510,8 @@ pub fn run_flow(options: &FlowOptions) -> Result<FlowReport, FlowError> {
         "report-nextpnr.json".into(),
         "--seed".into(),
         seed.to_string(),
+        "--router".into(),
+        router.name().into(),
         "--timing-allow-fail".into(),
     ];
     let part = match board.fpga {
@@ -548,6 +591,7 @@ pub fn run_flow(options: &FlowOptions) -> Result<FlowReport, FlowError> {
         lanes: config.lanes,
         top: *top,
         part,
+        router: *router,
         resources,
         target_mhz: *mhz,
         fmax_mhz,

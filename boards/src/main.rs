@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ola_boards::board::{BOARDS, Board};
-use ola_boards::flow::{FlowOptions, MARKDOWN_HEADER, Top, run_flow};
+use ola_boards::flow::{FlowOptions, MARKDOWN_HEADER, Router, Top, run_flow};
 use ola_hdl::config::{CONFIGS, Config};
 
 #[derive(Parser)]
@@ -41,6 +41,9 @@ enum Command {
         /// Placer seed.
         #[arg(long, default_value_t = 1)]
         seed: u32,
+        /// nextpnr's router: `router1` or `router2`.
+        #[arg(long, default_value = "router2")]
+        router: String,
         /// Skip packing the bitstream.
         #[arg(long)]
         no_bitstream: bool,
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
             top,
             mhz,
             seed,
+            router,
             no_bitstream,
             out,
         } => (|| {
@@ -94,6 +98,8 @@ fn main() -> ExitCode {
                     .ok_or_else(|| format!("unknown top {top:?}; known: board, spi, core"))?,
                 mhz,
                 seed,
+                router: Router::parse(&router)
+                    .ok_or_else(|| format!("unknown router {router:?}; known: router1, router2"))?,
                 out,
                 bitstream: !no_bitstream,
             };

@@ -5,7 +5,7 @@
 //! (`CI` set), where a missing tool is a failure.
 
 use ola_boards::board::ULX3S_85F;
-use ola_boards::flow::{FlowOptions, Top, run_flow, tools};
+use ola_boards::flow::{FlowOptions, Router, Top, run_flow, tools};
 use ola_hdl::config::Config;
 
 #[test]
@@ -25,6 +25,7 @@ fn smallest_configuration_goes_through_the_whole_ecp5_flow() {
         top: Top::Board,
         mhz: 25.0,
         seed: 1,
+        router: Router::default(),
         out: out.clone(),
         bitstream: true,
     })

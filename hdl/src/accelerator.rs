@@ -3,21 +3,31 @@
 //!
 //! **Bus.** Word addressed, 32-bit data. A cycle with `bus_write` writes
 //! `bus_write_data` at `bus_address`; a cycle with `bus_read` returns the
-//! word on `bus_read_data` in the next cycle (registers and memories alike).
-//! At most one of the two per cycle. Bits 31:28 of the address select the
-//! region; see [`map`] for every address.
+//! word on `bus_read_data` [`BUS_READ_LATENCY`] cycles later (registers and
+//! memories alike; 0 in cycles that answer no read). Memory words come
+//! from the engine's registered memory outputs and register values pass
+//! one more register, so the bus's read multiplexer sees no block-RAM
+//! output. At most one access per cycle. Bits 31:28 of the address select
+//! the region; see [`map`] for every address.
 //!
 //! **Errors** are sticky flags in `ERRORS` ([`crate::config`]'s `ERR_*`):
 //! the engine's refusals of a descriptor, a start while busy, memory
 //! access while busy, and accesses to unmapped or read-only addresses. A
 //! refused access changes nothing.
+//!
+//! **Jobs.** A write of `CONTROL` bit 0 starts the descriptor; the engine
+//! accepts or refuses it the next cycle ([`crate::config::START_LATENCY`]),
+//! when a refusal's flags reach `ERRORS`. `busy` is high from that cycle
+//! to the job's done cycle (for a refusal, that one cycle), and
+//! `JOB_CYCLES` counts from the start's cycle: `Config::ntt_cycles` /
+//! `Config::vector_cycles`.
 
 use rust_hdl::prelude::*;
 
 use crate::config::{Config, ERR_ACCESS_WHILE_BUSY, ERR_BAD_ADDRESS, ERR_BUSY};
 use crate::engine::Engine;
 
-pub use ola_spec::map;
+pub use ola_spec::{BUS_READ_LATENCY, map};
 
 /// The accelerator of one configuration (type parameters as [`Engine`]).
 #[derive(LogicBlock)]
@@ -36,9 +46,9 @@ pub struct Accelerator<
     pub bus_write_data: Signal<In, Bits<32>>,
     /// Write this cycle.
     pub bus_write: Signal<In, Bit>,
-    /// Read this cycle; the word appears next cycle.
+    /// Read this cycle; the word appears [`BUS_READ_LATENCY`] cycles later.
     pub bus_read: Signal<In, Bit>,
-    /// Word read in the previous cycle.
+    /// Word read [`BUS_READ_LATENCY`] cycles before (0 if none).
     pub bus_read_data: Signal<Out, Bits<32>>,
     /// High while a job runs (also in `STATUS`), for an interrupt line.
     pub busy: Signal<Out, Bit>,
@@ -61,8 +71,9 @@ pub struct Accelerator<
     cycles_hi_latched: DFF<Bits<32>>,
     job_counter: DFF<Bits<32>>,
     job_cycles: DFF<Bits<32>>,
-    read_from_memory: DFF<Bit>,
+    // A register read's value one and two cycles after the read.
     read_value: DFF<Bits<32>>,
+    answer_value: DFF<Bits<32>>,
 
     region: Signal<Local, Bits<4>>,
     offset: Signal<Local, Bits<32>>,
@@ -96,6 +107,7 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
 {
     /// The accelerator of `config` (see [`Engine::new`] for the checks).
     pub fn new(config: &Config) -> Self {
+        assert_eq!(BUS_READ_LATENCY, 2, "read_value, then answer_value");
         let c32 = |v: u64| Constant::new(v.into());
         let config_word = config.lanes as u64
             | (config.log_max_n as u64) << 8
@@ -127,8 +139,8 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             cycles_hi_latched: Default::default(),
             job_counter: Default::default(),
             job_cycles: Default::default(),
-            read_from_memory: Default::default(),
             read_value: Default::default(),
+            answer_value: Default::default(),
             region: Default::default(),
             offset: Default::default(),
             register_value: Default::default(),
@@ -190,8 +202,8 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             cycles_hi_latched,
             job_counter,
             job_cycles,
-            read_from_memory,
-            read_value
+            read_value,
+            answer_value
         );
         self.engine.clock.next = self.clock.val();
         self.region.next = self.bus_address.val().get_bits::<4>(28);
@@ -305,8 +317,8 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         self.start_request.next = false;
         self.errors_base.next = self.errors.q.val();
 
-        // Bus reads: registers answer from a register, memory from the RAM.
-        self.read_from_memory.d.next = false;
+        // Bus reads: registers answer through two registers, memory through
+        // the engine's stage R.
         self.read_value.d.next = 0.into();
         if self.bus_read.val() {
             if self.region.val() == self.region_registers.val() {
@@ -322,17 +334,15 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                     self.new_errors.next = self.err_access.val();
                 } else {
                     self.engine.mem_read.next = true;
-                    self.read_from_memory.d.next = true;
                 }
             } else {
                 self.new_errors.next = self.err_address.val();
             }
         }
-        if self.read_from_memory.q.val() {
-            self.bus_read_data.next = self.engine.mem_read_data.val();
-        } else {
-            self.bus_read_data.next = self.read_value.q.val();
-        }
+        // Both sources are 0 unless they answer a read, and at most one
+        // does: an OR, not a multiplexer.
+        self.answer_value.d.next = self.read_value.q.val();
+        self.bus_read_data.next = self.engine.mem_read_data.val() | self.answer_value.q.val();
 
         // Bus writes.
         if self.bus_write.val() {
@@ -394,10 +404,13 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                 self.new_errors.next = self.err_address.val();
             }
         }
-        if self.engine.reject.val() {
-            self.new_errors.next = self.engine.reject_flags.val();
-        }
+        // A refusal lands the cycle after its start, beside whatever this
+        // cycle's access raises.
         self.errors.d.next = self.errors_base.val() | self.new_errors.val();
+        if self.engine.reject.val() {
+            self.errors.d.next =
+                self.errors_base.val() | self.new_errors.val() | self.engine.reject_flags.val();
+        }
 
         // Per-job cycle count: the start cycle counts as cycle 0.
         if self.start_request.val() {

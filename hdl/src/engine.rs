@@ -35,7 +35,16 @@
 //! multiplexer); the bank and operand multiplexers fill the lanes' operand
 //! registers on `t + 3` (stage I); the lanes start on `t + 4` and their
 //! results are written [`LANE_LATENCY`] cycles later. The host's reads
-//! bypass stages A and R (they answer the next cycle, as the bus promises).
+//! address the memories directly on cycle `t` and take stage R on `t + 1`;
+//! the lane and bank multiplexer picks their word from stage R's registers
+//! on `t + 2` ([`BUS_READ_LATENCY`], what the bus promises), so no block-RAM
+//! output feeds it directly.
+//!
+//! **Start.** A start's descriptor checks (range and alignment adders,
+//! compares, the slot's validity) are registered in the start's cycle; the
+//! job is accepted or refused the cycle after ([`START_LATENCY`]), and the
+//! job registers load then without depending on the checks. `busy` covers
+//! that cycle, so the bus refuses a second start or a memory access in it.
 //!
 //! Exact cycle counts: [`Config::ntt_cycles`], [`Config::vector_cycles`].
 //!
@@ -43,12 +52,14 @@
 //! [`Config::ntt_cycles`]: crate::config::Config::ntt_cycles
 //! [`Config::vector_cycles`]: crate::config::Config::vector_cycles
 //! [`PIPELINE_LATENCY`]: crate::config::PIPELINE_LATENCY
+//! [`START_LATENCY`]: crate::config::START_LATENCY
+//! [`BUS_READ_LATENCY`]: ola_spec::BUS_READ_LATENCY
 
 use rust_hdl::prelude::*;
 
 use crate::config::{
     Config, ERR_BAD_MODULUS, ERR_BAD_OP, ERR_BAD_SIZE, ERR_MISALIGNED, ERR_OUT_OF_RANGE,
-    PIPELINE_LATENCY,
+    PIPELINE_LATENCY, START_LATENCY,
 };
 use crate::lane::{LANE_LATENCY, Lane};
 
@@ -64,6 +75,9 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     /// Clock.
     pub clock: Signal<In, Clock>,
     /// Start the job described by the `desc_*` inputs (one-cycle pulse).
+    /// The descriptor is checked in this cycle and the job accepted or
+    /// refused in the next ([`START_LATENCY`]), from the `desc_*` inputs,
+    /// which must hold their values for both cycles, and the modulus slots.
     pub start: Signal<In, Bit>,
     /// [`JobOp`] code.
     pub desc_op: Signal<In, Bits<32>>,
@@ -79,13 +93,14 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     pub desc_dst: Signal<In, Bits<32>>,
     /// Constant of `MulConst` (reduced).
     pub desc_const: Signal<In, Bits<32>>,
-    /// A job is running.
+    /// A job is starting or running: from the cycle after `start` to the
+    /// cycle of `done` (or of `reject`).
     pub busy: Signal<Out, Bit>,
     /// The running job finished this cycle (all memory written).
     pub done: Signal<Out, Bit>,
-    /// A start was refused this cycle; `reject_flags` says why.
+    /// The start of the previous cycle was refused; `reject_flags` says why.
     pub reject: Signal<Out, Bit>,
-    /// Error flags of the refused start.
+    /// Error flags of the refused start (0 in other cycles).
     pub reject_flags: Signal<Out, Bits<32>>,
     /// Write a modulus slot (`mod_slot`, `mod_q`, `mod_m`); idle only.
     pub mod_write: Signal<In, Bit>,
@@ -103,9 +118,10 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     pub mem_write_data: Signal<In, Bits<32>>,
     /// Write `mem_write_data` at `mem_address` (ignored while busy).
     pub mem_write: Signal<In, Bit>,
-    /// Read at `mem_address`; the word appears on `mem_read_data` next cycle.
+    /// Read at `mem_address`; the word appears on `mem_read_data`
+    /// [`ola_spec::BUS_READ_LATENCY`] cycles later (0 in other cycles).
     pub mem_read: Signal<In, Bit>,
-    /// Word read the cycle before.
+    /// Word read `BUS_READ_LATENCY` cycles before.
     pub mem_read_data: Signal<Out, Bits<32>>,
     /// Twiddle word address: `row · P + lane` in the main or early memory.
     pub twiddle_address: Signal<In, Bits<32>>,
@@ -125,6 +141,10 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     modulus_m: [DFF<Bits<32>>; M],
     modulus_valid: [DFF<Bit>; M],
 
+    // Job start: a start was requested the cycle before; the descriptor's
+    // error flags as of the cycle before (registered every cycle).
+    start_pending: DFF<Bit>,
+    pending_flags: DFF<Bits<32>>,
     // Job state.
     running: DFF<Bit>,
     draining: DFF<Bit>,
@@ -208,10 +228,14 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     write_inverse: [DFF<Bit>; 11],
     write_row_a: [DFF<Bits<32>>; 11],
     write_row_b: [DFF<Bits<32>>; 11],
-    // Host read in flight.
+    // Host read in flight: its row is leaving the memories (`host_read_*`,
+    // cycle t + 1), then sits in stage R (`host_answer_*`, cycle t + 2).
     host_read_valid: DFF<Bit>,
     host_read_bank: DFF<Bit>,
     host_read_lane: DFF<Bits<32>>,
+    host_answer_valid: DFF<Bit>,
+    host_answer_bank: DFF<Bit>,
+    host_answer_lane: DFF<Bits<32>>,
 
     // Combinational intermediates.
     size: Signal<Local, Bits<32>>,
@@ -298,6 +322,12 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         );
         assert_eq!(LANE_LATENCY, 10, "the write-back line below is 11 long");
         assert_eq!(PIPELINE_LATENCY, LANE_LATENCY + 3, "stages A, R and I");
+        assert_eq!(START_LATENCY, 1, "start_pending");
+        assert_eq!(
+            ola_spec::BUS_READ_LATENCY,
+            2,
+            "host reads: the memories, then stage R"
+        );
         assert!(config.min_log_n() <= config.log_max_n);
         let c32 = |v: u64| Constant::new(v.into());
         let scratch0 = ((1u64 << config.log_buffers) - 2) * config.rows_per_buffer() as u64;
@@ -337,6 +367,8 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             modulus_q: array_init::array_init(|_| Default::default()),
             modulus_m: array_init::array_init(|_| Default::default()),
             modulus_valid: array_init::array_init(|_| Default::default()),
+            start_pending: Default::default(),
+            pending_flags: Default::default(),
             running: Default::default(),
             draining: Default::default(),
             drain_count: Default::default(),
@@ -413,6 +445,9 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             host_read_valid: Default::default(),
             host_read_bank: Default::default(),
             host_read_lane: Default::default(),
+            host_answer_valid: Default::default(),
+            host_answer_bank: Default::default(),
+            host_answer_lane: Default::default(),
             size: Default::default(),
             flags: Default::default(),
             issue: Default::default(),
@@ -477,6 +512,8 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         dff_setup!(
             self,
             clock,
+            start_pending,
+            pending_flags,
             running,
             draining,
             drain_count,
@@ -506,7 +543,10 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             second_row,
             host_read_valid,
             host_read_bank,
-            host_read_lane
+            host_read_lane,
+            host_answer_valid,
+            host_answer_bank,
+            host_answer_lane
         );
         // Stages A and R: tags and rows move one stage a cycle.
         self.issued.clock.next = self.clock.val();
@@ -653,7 +693,7 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         self.write_row_a[0].d.next = 0.into();
         self.write_row_b[0].d.next = 0.into();
 
-        self.busy.next = self.running.q.val();
+        self.busy.next = self.running.q.val() | self.start_pending.q.val();
         self.done.next = false;
         self.reject.next = false;
         self.reject_flags.next = 0.into();
@@ -685,13 +725,18 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             self.host_read_bank.d.next = self.host_row.val().xor();
             self.host_read_lane.d.next = self.host_lane.val();
         }
+        // The row arrives in stage R (bank*_word) one cycle after the read;
+        // the word is picked from there the cycle after that.
+        self.host_answer_valid.d.next = self.host_read_valid.q.val();
+        self.host_answer_bank.d.next = self.host_read_bank.q.val();
+        self.host_answer_lane.d.next = self.host_read_lane.q.val();
         self.mem_read_data.next = 0.into();
         for k in 0..P {
-            if self.host_read_valid.q.val() & (self.host_read_lane.q.val().index() == k) {
-                if self.host_read_bank.q.val() {
-                    self.mem_read_data.next = self.bank1[k].read_data.val();
+            if self.host_answer_valid.q.val() & (self.host_answer_lane.q.val().index() == k) {
+                if self.host_answer_bank.q.val() {
+                    self.mem_read_data.next = self.bank1_word[k].q.val();
                 } else {
-                    self.mem_read_data.next = self.bank0[k].read_data.val();
+                    self.mem_read_data.next = self.bank0_word[k].q.val();
                 }
             }
         }
@@ -794,55 +839,61 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             self.vector_lane_op.next = self.desc_op.val().get_bits::<3>(0);
         }
 
-        if self.start.val() & !self.running.q.val() {
-            if self.flags.val() != 0 {
+        // The checks take the start's cycle, acceptance the next, so that
+        // no descriptor adder or compare drives the job registers' enables:
+        // those load unconditionally a cycle after any start (the
+        // descriptor still holds), and only `running` depends on the flags.
+        self.pending_flags.d.next = self.flags.val();
+        self.start_pending.d.next =
+            self.start.val() & !self.running.q.val() & !self.start_pending.q.val();
+        if self.start_pending.q.val() {
+            if self.pending_flags.q.val() != 0 {
                 self.reject.next = true;
-                self.reject_flags.next = self.flags.val();
+                self.reject_flags.next = self.pending_flags.q.val();
             } else {
                 self.running.d.next = true;
-                self.draining.d.next = false;
-                self.op.d.next = self.desc_op.val();
-                self.lane_op.d.next = self.vector_lane_op.val();
-                self.is_ntt.d.next = self.desc_op.val() <= 1;
-                self.inverse.d.next = self.desc_op.val() == 1;
-                self.constant.d.next = self.desc_const.val();
-                self.half_rows.d.next = self.half_stage_rows.val();
-                self.stages.d.next = self.desc_log_n.val();
-                self.stage_index.d.next = 0.into();
-                if self.desc_op.val() == 1 {
-                    self.stage.d.next = self.desc_log_n.val() - 1;
-                } else {
-                    self.stage.d.next = 0.into();
-                }
-                self.row.d.next = 0.into();
-                self.slot.d.next = 0.into();
-                if self.desc_op.val() == 3 {
-                    self.slots.d.next = 3.into();
-                } else {
-                    self.slots.d.next = 2.into();
-                }
-                if (self.half_stage_rows.val() >> 1) >= self.gap_base.val() {
-                    self.gap_length.d.next = 0.into();
-                } else {
-                    self.gap_length.d.next =
-                        self.gap_base.val() - (self.half_stage_rows.val() >> 1);
-                }
-                self.gap_left.d.next = 0.into();
-                self.a_row.d.next = self.desc_a.val() >> self.log_lanes.val();
-                self.b_row.d.next = self.desc_b.val() >> self.log_lanes.val();
-                self.dst_row.d.next = self.desc_dst.val() >> self.log_lanes.val();
-                self.source_row.d.next = self.desc_a.val() >> self.log_lanes.val();
-                self.target_row.d.next = self.first_target.val();
-                self.twiddle_main_base.d.next = ((self.desc_slot.val() << 1)
-                    | (self.desc_op.val() & 1))
-                    << self.log_rows_per_buffer.val();
-                self.twiddle_early_base.d.next =
-                    ((self.desc_slot.val() << 1) | (self.desc_op.val() & 1)) << 2;
-                for i in 0..M {
-                    if self.desc_slot.val().index() == i {
-                        self.modulus.d.next = self.modulus_q[i].q.val();
-                        self.barrett.d.next = self.modulus_m[i].q.val();
-                    }
+            }
+            self.draining.d.next = false;
+            self.op.d.next = self.desc_op.val();
+            self.lane_op.d.next = self.vector_lane_op.val();
+            self.is_ntt.d.next = self.desc_op.val() <= 1;
+            self.inverse.d.next = self.desc_op.val() == 1;
+            self.constant.d.next = self.desc_const.val();
+            self.half_rows.d.next = self.half_stage_rows.val();
+            self.stages.d.next = self.desc_log_n.val();
+            self.stage_index.d.next = 0.into();
+            if self.desc_op.val() == 1 {
+                self.stage.d.next = self.desc_log_n.val() - 1;
+            } else {
+                self.stage.d.next = 0.into();
+            }
+            self.row.d.next = 0.into();
+            self.slot.d.next = 0.into();
+            if self.desc_op.val() == 3 {
+                self.slots.d.next = 3.into();
+            } else {
+                self.slots.d.next = 2.into();
+            }
+            if (self.half_stage_rows.val() >> 1) >= self.gap_base.val() {
+                self.gap_length.d.next = 0.into();
+            } else {
+                self.gap_length.d.next = self.gap_base.val() - (self.half_stage_rows.val() >> 1);
+            }
+            self.gap_left.d.next = 0.into();
+            self.a_row.d.next = self.desc_a.val() >> self.log_lanes.val();
+            self.b_row.d.next = self.desc_b.val() >> self.log_lanes.val();
+            self.dst_row.d.next = self.desc_dst.val() >> self.log_lanes.val();
+            self.source_row.d.next = self.desc_a.val() >> self.log_lanes.val();
+            self.target_row.d.next = self.first_target.val();
+            self.twiddle_main_base.d.next = ((self.desc_slot.val() << 1)
+                | (self.desc_op.val() & 1))
+                << self.log_rows_per_buffer.val();
+            self.twiddle_early_base.d.next =
+                ((self.desc_slot.val() << 1) | (self.desc_op.val() & 1)) << 2;
+            for i in 0..M {
+                if self.desc_slot.val().index() == i {
+                    self.modulus.d.next = self.modulus_q[i].q.val();
+                    self.barrett.d.next = self.modulus_m[i].q.val();
                 }
             }
         }

@@ -5,7 +5,7 @@
 
 use ola_arith::{Modulus, NttPlan};
 
-use crate::config::Config;
+use crate::config::{Config, START_LATENCY};
 use crate::engine::{Engine, JobOp};
 use crate::testing::{settle, tick};
 
@@ -321,13 +321,13 @@ impl<E: EngineModel> JobDevice for Driver<E> {
 
     fn read_words(&mut self, address: u32, count: usize) -> Vec<u32> {
         let mut out = Vec::with_capacity(count);
-        for i in 0..=count {
+        for i in 0..count + BUS_READ_LATENCY {
             let o = self.cycle(EngineInputs {
                 mem_address: address + i.min(count - 1) as u32,
                 mem_read: i < count,
                 ..Default::default()
             });
-            if i > 0 {
+            if i >= BUS_READ_LATENCY {
                 out.push(o.mem_read_data);
             }
         }
@@ -335,8 +335,7 @@ impl<E: EngineModel> JobDevice for Driver<E> {
     }
 
     fn run_raw(&mut self, op_code: u32, job: &Job, limit: usize) -> JobOutcome {
-        let first = self.cycle(EngineInputs {
-            start: true,
+        let descriptor = EngineInputs {
             desc_op: op_code,
             desc_log_n: job.log_n,
             desc_slot: job.slot,
@@ -345,11 +344,21 @@ impl<E: EngineModel> JobDevice for Driver<E> {
             desc_dst: job.dst,
             desc_const: job.constant,
             ..Default::default()
+        };
+        self.cycle(EngineInputs {
+            start: true,
+            ..descriptor
         });
-        if first.reject {
-            return JobOutcome::Rejected(first.reject_flags);
+        // The descriptor holds through the cycle that accepts or refuses it,
+        // as the accelerator's registers hold it.
+        for cycle in 1..=START_LATENCY {
+            let out = self.cycle(descriptor);
+            if out.reject {
+                assert_eq!(cycle, START_LATENCY, "refused on the wrong cycle");
+                return JobOutcome::Rejected(out.reject_flags);
+            }
         }
-        for cycles in 1..=limit {
+        for cycles in START_LATENCY + 1..=limit {
             if self.idle().done {
                 return JobOutcome::Done(cycles);
             }
@@ -534,7 +543,7 @@ pub fn random_session<D: JobDevice>(
     report
 }
 
-pub use ola_spec::{BusInputs, BusOutputs};
+pub use ola_spec::{BUS_READ_LATENCY, BusInputs, BusOutputs};
 
 pub use ola_spec::BusModel;
 
@@ -597,16 +606,17 @@ impl<A: BusModel> BusDriver<A> {
         });
     }
 
-    /// Reads words at consecutive addresses, one per cycle.
+    /// Reads words at the given addresses, one per cycle, then waits
+    /// [`BUS_READ_LATENCY`] idle cycles for the last word.
     pub fn read_many(&mut self, addresses: &[u32]) -> Vec<u32> {
         let mut out = Vec::with_capacity(addresses.len());
-        for i in 0..=addresses.len() {
+        for i in 0..addresses.len() + BUS_READ_LATENCY {
             let o = self.cycle(BusInputs {
                 address: addresses.get(i).copied().unwrap_or(0),
                 read: i < addresses.len(),
                 ..Default::default()
             });
-            if i > 0 {
+            if i >= BUS_READ_LATENCY {
                 out.push(o.read_data);
             }
         }

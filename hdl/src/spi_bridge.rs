@@ -22,6 +22,7 @@ use rust_hdl::prelude::*;
 use crate::accelerator::Accelerator;
 use crate::config::Config;
 
+pub use ola_spec::BUS_READ_LATENCY;
 pub use ola_spec::link::{READ_PREFETCH_BITS, READ_WAIT_BITS};
 
 /// The bridge: SPI pins on one side, a bus controller on the other.
@@ -45,7 +46,7 @@ pub struct SpiBridge {
     pub bus_write: Signal<Out, Bit>,
     /// Bus read this cycle.
     pub bus_read: Signal<Out, Bit>,
-    /// Bus word read in the previous cycle.
+    /// Bus word read [`BUS_READ_LATENCY`] cycles before.
     pub bus_read_data: Signal<In, Bits<32>>,
 
     // Synchronisers. Chip select is carried inverted (`selected`) so that
@@ -72,7 +73,11 @@ pub struct SpiBridge {
     write_data: DFF<Bits<32>>,
     write: DFF<Bit>,
     read: DFF<Bit>,
-    // Read data: arriving the cycle after `read`, held until it is sent.
+    // Read data: arriving BUS_READ_LATENCY cycles after `read` (the read
+    // is `read_waiting` the cycle between), held until it is sent. At
+    // MIN_CLOCK_RATIO the word is in `read_buffer` exactly at the rising
+    // edge that loads it into `shift_out`.
+    read_waiting: DFF<Bit>,
     read_arriving: DFF<Bit>,
     read_buffer: DFF<Bits<32>>,
     fetched: DFF<Bit>,
@@ -107,6 +112,7 @@ impl Logic for SpiBridge {
             write_data,
             write,
             read,
+            read_waiting,
             read_arriving,
             read_buffer,
             fetched,
@@ -126,10 +132,12 @@ impl Logic for SpiBridge {
         self.bus_write.next = self.write.q.val();
         self.bus_read.next = self.read.q.val();
 
-        // Accesses last one cycle; read data are caught the cycle after.
+        // Accesses last one cycle; read data are caught BUS_READ_LATENCY
+        // cycles after.
         self.write.d.next = false;
         self.read.d.next = false;
-        self.read_arriving.d.next = self.read.q.val();
+        self.read_waiting.d.next = self.read.q.val();
+        self.read_arriving.d.next = self.read_waiting.q.val();
         if self.read_arriving.q.val() {
             self.read_buffer.d.next = self.bus_read_data.val();
         }
@@ -256,6 +264,7 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
 {
     /// The SPI-attached accelerator of `config` (see [`Accelerator::new`]).
     pub fn new(config: &Config) -> Self {
+        assert_eq!(BUS_READ_LATENCY, 2, "read_waiting, then read_arriving");
         Self {
             clock: Default::default(),
             sck: Default::default(),

@@ -4,7 +4,7 @@
 //! replaying the same sessions with equal outputs on every cycle.
 
 use ola_arith::{Modulus, prime::ntt_primes};
-use ola_hdl::accelerator::{Accelerator, map};
+use ola_hdl::accelerator::{Accelerator, BUS_READ_LATENCY, map};
 use ola_hdl::config::{Config, ERR_ACCESS_WHILE_BUSY, ERR_BAD_ADDRESS, ERR_BUSY};
 use ola_hdl::engine::JobOp;
 use ola_hdl::harness::{
@@ -35,10 +35,11 @@ fn register_checks<A: BusModel>(d: &mut BusDriver<A>) {
     assert_eq!((word >> 16) & 0xFF, config.word_bits);
     assert_eq!(word >> 24, config.moduli as u32);
     assert_eq!(d.read(map::USER_WORDS), config.user_words() as u32);
-    // The cycle counter advances by exactly the cycles between reads.
+    // The cycle counter advances by exactly the cycles between reads (each
+    // read waits BUS_READ_LATENCY cycles for its word).
     let first = d.read(map::CYCLES_LO);
     let second = d.read(map::CYCLES_LO);
-    assert_eq!(second - first, 2);
+    assert_eq!(second - first, 1 + BUS_READ_LATENCY as u32);
     assert_eq!(d.read(map::CYCLES_HI), 0);
     // Unmapped and write-only addresses raise ERR_BAD_ADDRESS.
     d.write(map::CONTROL, 2);

@@ -4,10 +4,12 @@
 //! errors, the read pipeline, memories, modulus slots and the running job.
 //! A job's result is computed in software when it starts (the bus cannot
 //! touch memory while a job runs) and lands in memory on its done cycle,
-//! `Config::{ntt_cycles, vector_cycles}` after the start.
+//! `Config::{ntt_cycles, vector_cycles}` after the start. The descriptor is
+//! checked at the start too (nothing can change it in the start's cycle);
+//! a refusal lands `START_LATENCY` cycles later, as in the RTL.
 
-use ola_spec::config::{Config, ERR_ACCESS_WHILE_BUSY, ERR_BAD_ADDRESS, ERR_BUSY};
-use ola_spec::{BusInputs, BusModel, BusOutputs, JobOp, map};
+use ola_spec::config::{Config, ERR_ACCESS_WHILE_BUSY, ERR_BAD_ADDRESS, ERR_BUSY, START_LATENCY};
+use ola_spec::{BUS_READ_LATENCY, BusInputs, BusModel, BusOutputs, JobOp, map};
 
 use ola_arith::fast_ntt::LazyNtt;
 use ola_arith::simd::Isa;
@@ -39,8 +41,8 @@ pub struct JobRecord {
     pub log_n: u32,
     /// The cycle of the start request.
     pub start: u64,
-    /// The cycle `done` is raised (`None` while running; equal to `start`
-    /// for a refused descriptor).
+    /// The cycle `done` is raised (`None` while running); for a refused
+    /// descriptor, the cycle of the refusal (`start + START_LATENCY`).
     pub end: Option<u64>,
     /// Error flags of a refused descriptor, 0 when it ran.
     pub flags: u32,
@@ -72,10 +74,12 @@ pub struct Device {
     done_seen: bool,
     cycles_hi_latched: u32,
     job_cycles: u32,
-    read_from_memory: bool,
-    read_value: u32,
-    memory_read_value: u32,
+    /// Words of the reads in flight: `reads[i]` answers `BUS_READ_LATENCY
+    /// − i` cycles from now (0 where nothing was read, as the RTL).
+    reads: [u32; BUS_READ_LATENCY],
     job: Option<RunningJob>,
+    /// A refused start: the cycle its flags land, and the flags.
+    refusal: Option<(u64, u32)>,
     trace: Vec<JobRecord>,
     /// Instruction set of the compute kernels (results never depend on it).
     isa: Isa,
@@ -101,10 +105,9 @@ impl Device {
             done_seen: false,
             cycles_hi_latched: 0,
             job_cycles: 0,
-            read_from_memory: false,
-            read_value: 0,
-            memory_read_value: 0,
+            reads: [0; BUS_READ_LATENCY],
             job: None,
+            refusal: None,
             trace: Vec::new(),
             isa: Isa::detect(),
             spare: Vec::new(),
@@ -131,11 +134,13 @@ impl Device {
         &self.memory
     }
 
-    /// Whether a job runs in the current cycle (the RTL's `busy`).
+    /// Whether a job starts or runs in the current cycle (the RTL's
+    /// `busy`): from the cycle after a start to its done or refusal cycle.
     pub fn busy(&self) -> bool {
         self.job
             .as_ref()
             .is_some_and(|j| self.cycle > j.start && self.cycle <= j.done)
+            || self.refusal.is_some_and(|(at, _)| at == self.cycle)
     }
 
     /// Runs `cycles` idle cycles, skipping straight over the ones in which
@@ -145,8 +150,11 @@ impl Device {
         while left > 0 {
             self.cycle(&BusInputs::default());
             left -= 1;
-            // After one idle cycle the read pipeline is empty; only a job's
-            // end changes state from here on.
+            // Step until the read pipeline is empty and no refusal is
+            // pending; from there on, only a job's end changes state.
+            if self.reads.iter().any(|&w| w != 0) || self.refusal.is_some() {
+                continue;
+            }
             let skip = match &self.job {
                 Some(job) if job.done >= self.cycle => (job.done - self.cycle).min(left),
                 _ => left,
@@ -156,12 +164,17 @@ impl Device {
         }
     }
 
-    /// Runs idle cycles until no job is running; returns how many.
+    /// Runs idle cycles until no job is starting or running; returns how
+    /// many.
     pub fn wait_idle(&mut self) -> u64 {
         let before = self.cycle;
-        if let Some(job) = &self.job {
-            let cycles = job.done + 1 - self.cycle;
-            self.idle(cycles);
+        let end = self
+            .job
+            .as_ref()
+            .map(|j| j.done)
+            .or(self.refusal.map(|r| r.0));
+        if let Some(end) = end {
+            self.idle(end + 1 - self.cycle);
         }
         self.cycle - before
     }
@@ -202,7 +215,8 @@ impl Device {
         }
     }
 
-    /// Starts the descriptor in the registers; returns the refusal flags.
+    /// Starts the descriptor in the registers; returns the refusal flags
+    /// (which land `START_LATENCY` cycles later).
     fn start(&mut self) -> u32 {
         let [op, log_n, slot, a, b, dst, constant] = self.descriptor;
         let valid: Vec<bool> = self.slots.iter().map(|s| s.valid).collect();
@@ -210,14 +224,16 @@ impl Device {
             .config
             .descriptor_flags(op, log_n, slot, a, b, dst, &valid);
         let index = self.trace.len();
+        let refused_at = self.cycle + START_LATENCY as u64;
         self.trace.push(JobRecord {
             op,
             log_n,
             start: self.cycle,
-            end: (flags != 0).then_some(self.cycle),
+            end: (flags != 0).then_some(refused_at),
             flags,
         });
         if flags != 0 {
+            self.refusal = Some((refused_at, flags));
             return flags;
         }
         let op = JobOp::from_code(op).expect("checked by the descriptor flags");
@@ -364,11 +380,7 @@ impl BusModel for Device {
     fn cycle(&mut self, inputs: &BusInputs) -> BusOutputs {
         let busy = self.busy();
         let outputs = BusOutputs {
-            read_data: if self.read_from_memory {
-                self.memory_read_value
-            } else {
-                self.read_value
-            },
+            read_data: self.reads[0],
             busy,
         };
         let region = inputs.address >> 28;
@@ -378,7 +390,6 @@ impl BusModel for Device {
         let mut errors_base = self.errors;
 
         // Reads.
-        let mut read_from_memory = false;
         let mut read_value = 0;
         if inputs.read {
             if region == 0 {
@@ -393,8 +404,7 @@ impl BusModel for Device {
                 if busy {
                     new_errors = ERR_ACCESS_WHILE_BUSY;
                 } else {
-                    read_from_memory = true;
-                    self.memory_read_value = self.memory[offset];
+                    read_value = self.memory[offset];
                 }
             } else {
                 new_errors = ERR_BAD_ADDRESS;
@@ -416,10 +426,7 @@ impl BusModel for Device {
                                 new_errors = ERR_BUSY;
                             } else {
                                 self.done_seen = false;
-                                let flags = self.start();
-                                if flags != 0 {
-                                    new_errors = flags;
-                                }
+                                self.start();
                             }
                         }
                     }
@@ -462,9 +469,16 @@ impl BusModel for Device {
                 }
             }
         }
+        // A refusal's flags land beside this cycle's own errors.
+        if let Some((at, flags)) = self.refusal
+            && at == self.cycle
+        {
+            new_errors |= flags;
+            self.refusal = None;
+        }
         self.errors = errors_base | new_errors;
-        self.read_from_memory = read_from_memory;
-        self.read_value = read_value;
+        self.reads.rotate_left(1);
+        self.reads[BUS_READ_LATENCY - 1] = read_value;
 
         // A job ends: its result lands, its cycle count is recorded.
         if self.job.as_ref().is_some_and(|j| j.done == self.cycle) {

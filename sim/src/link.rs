@@ -18,7 +18,7 @@ use core::convert::Infallible;
 
 use embedded_hal::spi::{ErrorType, Operation, SpiDevice};
 use ola_spec::link::{BRIDGE_DELAY, ControllerTiming, MAX_BURST, READ_WAIT_BITS, WordBus, command};
-use ola_spec::{BusInputs, BusModel};
+use ola_spec::{BUS_READ_LATENCY, BusInputs, BusModel};
 
 use crate::Device;
 
@@ -219,8 +219,14 @@ impl SpiLink {
         self.device.cycle(&inputs);
         if inputs.read {
             self.stats.words_read += 1;
-            // The word comes back the next cycle, an idle one for the bus.
-            self.device.cycle(&BusInputs::default()).read_data
+            // The word comes back BUS_READ_LATENCY cycles later, idle ones
+            // for the bus (the bridge's next access is at least
+            // MIN_CLOCK_RATIO cycles away).
+            let mut word = 0;
+            for _ in 0..BUS_READ_LATENCY {
+                word = self.device.cycle(&BusInputs::default()).read_data;
+            }
+            word
         } else {
             self.stats.words_written += 1;
             0

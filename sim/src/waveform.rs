@@ -130,7 +130,7 @@ mod tests {
         let config = Config::named("tiny").unwrap();
         let mut bytes = Vec::new();
         let mut recorder = Recorder::new(Device::new(config), &mut bytes).unwrap();
-        let steps = [
+        let mut steps = vec![
             BusInputs {
                 address: map::DATA | 3,
                 write_data: 0xABCD,
@@ -142,10 +142,12 @@ mod tests {
                 read: true,
                 ..Default::default()
             },
-            BusInputs::default(),
         ];
+        steps.extend([BusInputs::default(); ola_spec::BUS_READ_LATENCY]);
         let outputs: Vec<BusOutputs> = steps.iter().map(|s| recorder.cycle(s)).collect();
-        assert_eq!(outputs[2].read_data, 0xABCD);
+        // The read of cycle 1 answers BUS_READ_LATENCY cycles later.
+        let answer = 1 + ola_spec::BUS_READ_LATENCY;
+        assert_eq!(outputs[answer].read_data, 0xABCD);
         recorder.finish().unwrap();
         let mut parser = vcd::Parser::new(&bytes[..]);
         let header = parser.parse_header().unwrap();
@@ -167,6 +169,6 @@ mod tests {
                 _ => {}
             }
         }
-        assert_eq!(seen, vec![(0, 0), (20, 0xABCD)]);
+        assert_eq!(seen, vec![(0, 0), (10 * answer as u64, 0xABCD)]);
     }
 }

@@ -22,7 +22,7 @@ use ola_arith::{Modulus, prime::ntt_primes};
 use ola_hdl::harness::{Job, golden_job};
 use ola_sim::Device;
 use ola_spec::config::Config;
-use ola_spec::{BusInputs, BusModel, BusOutputs, JobOp, map};
+use ola_spec::{BUS_READ_LATENCY, BusInputs, BusModel, BusOutputs, JobOp, map};
 
 use crate::{load_slot_writes, read, write};
 
@@ -208,8 +208,8 @@ pub fn script(
     for i in 0..config.user_words() as u32 {
         steps.push(Step::Bus(read(map::DATA | i)));
     }
-    // The last read's word appears on the next cycle.
-    steps.push(Step::Idle(1));
+    // The last read's word appears BUS_READ_LATENCY cycles later.
+    steps.push(Step::Idle(BUS_READ_LATENCY as u64));
     Ok(Script {
         log_n,
         steps,
@@ -309,9 +309,10 @@ pub fn reference(config: &Config, script: &Script) -> Result<Reference, String> 
     let mut fast = Device::new(*config);
     let mut slow = Device::new(*config);
     let mut expected: Expected = Vec::new();
-    // Outputs of the cycle after each read: (cycle, value).
+    // The word of each read, BUS_READ_LATENCY cycles after it.
     let mut reads: Vec<u32> = Vec::new();
-    let mut read_pending = false;
+    // Whether the read answered in each of the next cycles was issued.
+    let mut read_pending = [false; BUS_READ_LATENCY];
     for step in &script.steps {
         let (inputs, count) = match step {
             Step::Bus(inputs) => (*inputs, 1),
@@ -332,10 +333,11 @@ pub fn reference(config: &Config, script: &Script) -> Result<Reference, String> 
                     "cycle {cycle}: the simulator skipping idle cycles gives {fast_out:?}, stepping every cycle {out:?}"
                 ));
             }
-            if read_pending {
+            if read_pending[0] {
                 reads.push(out.read_data);
             }
-            read_pending = inputs.read;
+            read_pending.rotate_left(1);
+            read_pending[BUS_READ_LATENCY - 1] = inputs.read;
             match expected.last_mut() {
                 Some((run, last)) if *last == out => *run += 1,
                 _ => expected.push((1, out)),

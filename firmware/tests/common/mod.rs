@@ -10,10 +10,10 @@ use ola_protocol::{FrameDecoder, Request, Response, SEQ_NONE, Words, encode_fram
 use ola_sim::Device;
 use ola_spec::config::Config;
 use ola_spec::link::{ControllerTiming, WordBus, transaction_bits};
-use ola_spec::{BusInputs, BusModel};
+use ola_spec::{BUS_READ_LATENCY, BusInputs, BusModel};
 
 /// The simulator at its bus, one access per cycle (a read's data is
-/// sampled the cycle after the request); each transaction also idles the
+/// sampled `BUS_READ_LATENCY` cycles after the request); each transaction also idles the
 /// device for the rest of the reference SPI link's time, so counters and
 /// job polls see realistic gaps.
 pub struct SimBus {
@@ -35,7 +35,8 @@ impl SimBus {
         self.transactions += 1;
         if let Some(t) = self.timing {
             let cycles = t.transaction_cycles(transaction_bits(read, n));
-            self.device.idle(cycles.saturating_sub(n as u64 + 1));
+            self.device
+                .idle(cycles.saturating_sub((n + BUS_READ_LATENCY) as u64));
         }
     }
 }
@@ -58,7 +59,7 @@ impl WordBus for SimBus {
 
     fn read(&mut self, address: u32, words: &mut [u32]) -> Result<(), Infallible> {
         self.link_time(true, words.len());
-        for i in 0..=words.len() {
+        for i in 0..words.len() + BUS_READ_LATENCY {
             let inputs = if i < words.len() {
                 BusInputs {
                     address: address.wrapping_add(i as u32),
@@ -69,8 +70,8 @@ impl WordBus for SimBus {
                 BusInputs::default()
             };
             let out = self.device.cycle(&inputs);
-            if i > 0 {
-                words[i - 1] = out.read_data;
+            if i >= BUS_READ_LATENCY {
+                words[i - BUS_READ_LATENCY] = out.read_data;
             }
         }
         Ok(())

@@ -17,6 +17,12 @@ pub const FEED_STAGES: usize = 3;
 /// it in place of the lane latency alone.
 pub const PIPELINE_LATENCY: usize = FEED_STAGES + LANE_LATENCY;
 
+/// Cycles from a start request to the job's acceptance or refusal: the
+/// descriptor checks are registered in the start's cycle (issue 8, timing
+/// closure on ECP5), so the accelerator is busy from the next cycle and a
+/// refusal's flags land then. Counted in the exact cycle formulas below.
+pub const START_LATENCY: usize = 1;
+
 /// One accelerator configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -166,19 +172,25 @@ impl Config {
     }
 
     /// Exact engine cycles of an NTT or INTT of size `2^log_n`, from the
-    /// cycle the job starts to the cycle `done` is raised.
+    /// cycle of the start request to the cycle `done` is raised (what
+    /// `JOB_CYCLES` reads; [`START_LATENCY`] included).
     pub fn ntt_cycles(&self, log_n: u32) -> usize {
         let half_rows = 1usize << (log_n - self.log_lanes() - 1);
         let stages = log_n as usize;
-        stages * half_rows + (stages - 1) * self.stage_gap(log_n) + PIPELINE_LATENCY + 2
+        stages * half_rows
+            + (stages - 1) * self.stage_gap(log_n)
+            + START_LATENCY
+            + PIPELINE_LATENCY
+            + 2
     }
 
     /// Exact engine cycles of a vector job of size `2^log_n` with
     /// `operands` memory operands (`MulConst` 1, `Add`/`Sub`/`Mul` 2,
-    /// `Mac` 3): row pairs take `max(2, operands)` cycles each.
+    /// `Mac` 3): row pairs take `max(2, operands)` cycles each (from the
+    /// start request, as [`Config::ntt_cycles`]).
     pub fn vector_cycles(&self, log_n: u32, operands: usize) -> usize {
         let pairs = 1usize << (log_n - self.log_lanes() - 1);
-        pairs * operands.max(2) + PIPELINE_LATENCY + 3
+        pairs * operands.max(2) + START_LATENCY + PIPELINE_LATENCY + 3
     }
 
     /// Whether a modulus slot accepts `q`: odd with exactly `word_bits` bits

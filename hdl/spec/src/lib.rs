@@ -195,6 +195,15 @@ impl BusOutputs {
     }
 }
 
+/// Cycles from a bus read to its word on `bus_read_data`: a read in cycle
+/// `t` (registers and memory alike) answers in cycle `t + BUS_READ_LATENCY`
+/// and `bus_read_data` is 0 in every cycle that answers no read. Two, so
+/// that no block-RAM output reaches a multiplexer in the cycle it appears
+/// (issue 8, timing closure on ECP5): memory reads go through the engine's
+/// registered memory outputs (stage R), register reads through one more
+/// register to match.
+pub const BUS_READ_LATENCY: usize = 2;
+
 /// Anything that behaves like the accelerator's bus cycle by cycle: the
 /// RTL (in RustHDL's simulator or Verilated) and the simulator.
 pub trait BusModel {

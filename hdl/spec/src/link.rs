@@ -137,6 +137,16 @@ pub const BRIDGE_DELAY: u64 = 3;
 /// the previous word).
 pub const READ_PREFETCH_BITS: u64 = 2;
 
+// A read issued on the prefetch bit's edge (its `bus_read` at
+// `BRIDGE_DELAY` after it) has its word on the bus `BUS_READ_LATENCY`
+// cycles later and in the bridge's read buffer one cycle after that; the
+// bridge loads the buffer into its shift register when it acts on the
+// next bit's edge, `ratio` cycles later at the same delay. So
+// `BUS_READ_LATENCY + 1 < ratio · (READ_PREFETCH_BITS − 1)`, exactly met at
+// `MIN_CLOCK_RATIO` (`tests/tests/link_cosim.rs` checks it cycle for cycle).
+const _: () =
+    assert!(crate::BUS_READ_LATENCY as u64 + 1 < MIN_CLOCK_RATIO as u64 * (READ_PREFETCH_BITS - 1));
+
 /// Index (from 0, counted from CS_N falling) of the bit whose rising edge
 /// triggers the bus access of data word `i`: the word's last bit for a
 /// write, [`READ_PREFETCH_BITS`] bits before the word's first bit for a

@@ -12,7 +12,7 @@ use ola_hdl::rtl_sim::{Sampling, Simulator, run_cycles_timed};
 use ola_hdl::with_accelerator;
 use ola_sim::Device;
 use ola_spec::config::Config;
-use ola_spec::{BusInputs, BusModel, BusOutputs, JobOp, map};
+use ola_spec::{BUS_READ_LATENCY, BusInputs, BusModel, BusOutputs, JobOp, map};
 use rust_hdl::prelude::generate_verilog;
 
 /// A stimulus step: one bus cycle, or a run of idle cycles.
@@ -65,7 +65,8 @@ fn script(config: &Config, jobs: usize, log_n: u32) -> Vec<Step> {
         read: true,
         ..Default::default()
     }));
-    steps.push(Step::Idle(1));
+    // The last read answers BUS_READ_LATENCY cycles later.
+    steps.push(Step::Idle(BUS_READ_LATENCY as u64));
     steps
 }
 
