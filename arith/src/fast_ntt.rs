@@ -208,35 +208,82 @@ fn fwd_kernel(p: &LazyNtt, a: &mut [u32]) {
             continue;
         }
         let (w, ws) = (&p.fwd_w[groups..2 * groups], &p.fwd_ws[groups..2 * groups]);
-        stage(a, t, w, ws, q, ct);
+        if t == 1 {
+            // The last stage (always a single one: pairs need t ≥ 2W)
+            // also reduces its outputs, saving a pass over the data.
+            stage(a, t, w, ws, q, ct_reduced);
+        } else {
+            stage(a, t, w, ws, q, ct);
+        }
         groups <<= 1;
-    }
-    let two_q = 2 * q;
-    for x in a.iter_mut() {
-        let mut r = *x;
-        if r >= two_q {
-            r -= two_q;
-        }
-        if r >= q {
-            r -= q;
-        }
-        *x = r;
     }
 }
 
-/// The inverse transform: stages of [`gs`] butterflies, then `N^-1`.
+/// `x mod q` for `x < 4q`.
 #[inline(always)]
-fn inv_kernel(p: &LazyNtt, a: &mut [u32]) {
+fn fold4(x: u32, q: u32) -> u32 {
+    let two_q = 2 * q;
+    let r = if x >= two_q { x - two_q } else { x };
+    if r >= q { r - q } else { r }
+}
+
+/// [`ct`] with both outputs reduced to `[0, q)`: the last forward stage.
+#[inline(always)]
+fn ct_reduced(x: &mut u32, y: &mut u32, w: u32, ws: u32, q: u32) {
+    ct(x, y, w, ws, q);
+    *x = fold4(*x, q);
+    *y = fold4(*y, q);
+}
+
+/// The last inverse butterfly with the final factor folded in: `x` times
+/// `f` and `y` times `w·f`, both reduced (`x, y < 2q` in).
+#[inline(always)]
+fn gs_scaled(x: &mut u32, y: &mut u32, (f, fs): (u32, u32), (wf, wfs): (u32, u32), q: u32) {
+    let (u, v) = (*x, *y);
+    let s = mul_shoup_lazy(u + v, f, fs, q);
+    let d = mul_shoup_lazy(u + 2 * q - v, wf, wfs, q);
+    *x = if s >= q { s - q } else { s };
+    *y = if d >= q { d - q } else { d };
+}
+
+/// `a · b mod q` and its Shoup companion, for per-call constants.
+fn mul_with_shoup(a: u32, b: u32, q: u32) -> (u32, u32) {
+    let c = (a as u64 * b as u64 % q as u64) as u32;
+    (c, (((c as u64) << 32) / q as u64) as u32)
+}
+
+/// The inverse transform: stages of [`gs`] butterflies, then the factor
+/// `f` (`N^-1`, or `N^-1·c` for [`LazyNtt::inv_scaled`]) with its Shoup
+/// companion — folded into the last pass when that pass fuses two stages.
+#[inline(always)]
+fn inv_kernel(p: &LazyNtt, a: &mut [u32], f: u32, fs: u32) {
     let n = a.len();
     let q = p.q;
     let mut t = 1;
     let mut groups = n >> 1;
+    let mut scaled = false;
     while groups >= 1 {
         if t >= W && groups >= 2 && n >= 4 * W {
             // Stages t and 2t in one pass over the data.
             let (u, us) = (&p.inv_w[groups..2 * groups], &p.inv_ws[groups..2 * groups]);
             let half = groups / 2;
             let (v, vs) = (&p.inv_w[half..2 * half], &p.inv_ws[half..2 * half]);
+            if groups == 2 {
+                // The last pass (one block): the second stage multiplies
+                // by f too.
+                let (u0, u0s, u1, u1s) = (u[0], us[0], u[1], us[1]);
+                let vf = mul_with_shoup(v[0], f, q);
+                for_each_quarter_chunk(a, move |ra, rb, rc, rd| {
+                    for k in 0..W {
+                        gs(&mut ra[k], &mut rb[k], u0, u0s, q);
+                        gs(&mut rc[k], &mut rd[k], u1, u1s, q);
+                        gs_scaled(&mut ra[k], &mut rc[k], (f, fs), vf, q);
+                        gs_scaled(&mut rb[k], &mut rd[k], (f, fs), vf, q);
+                    }
+                });
+                scaled = true;
+                break;
+            }
             for (h, block) in a.chunks_exact_mut(4 * t).enumerate() {
                 let (u0, u0s, u1, u1s) = (u[2 * h], us[2 * h], u[2 * h + 1], us[2 * h + 1]);
                 let (v0, v0s) = (v[h], vs[h]);
@@ -258,16 +305,17 @@ fn inv_kernel(p: &LazyNtt, a: &mut [u32]) {
         t <<= 1;
         groups >>= 1;
     }
-    let (n_inv, n_inv_s) = (p.n_inv, p.n_inv_s);
-    for x in a.iter_mut() {
-        let r = mul_shoup_lazy(*x, n_inv, n_inv_s, q);
-        *x = if r >= q { r - q } else { r };
+    if !scaled {
+        for x in a.iter_mut() {
+            let r = mul_shoup_lazy(*x, f, fs, q);
+            *x = if r >= q { r - q } else { r };
+        }
     }
 }
 
 crate::multiversion! {
     fn fwd_dispatch(p: &LazyNtt, a: &mut [u32]) => fwd_kernel;
-    fn inv_dispatch(p: &LazyNtt, a: &mut [u32]) => inv_kernel;
+    fn inv_dispatch(p: &LazyNtt, a: &mut [u32], f: u32, fs: u32) => inv_kernel;
 }
 
 impl LazyNtt {
@@ -306,7 +354,17 @@ impl LazyNtt {
     /// Inverse transform including `N^-1` (bit-reversed in, natural out).
     pub fn inv(&self, isa: Isa, a: &mut [u32]) {
         assert_eq!(a.len(), 1 << self.log_n);
-        inv_dispatch(isa, self, a);
+        inv_dispatch(isa, self, a, self.n_inv, self.n_inv_s);
+    }
+
+    /// The inverse transform times a reduced constant `c < q`: the same
+    /// words as [`LazyNtt::inv`] followed by a modular multiplication by
+    /// `c`, with `c` folded into the final `N^-1` (no extra pass).
+    pub fn inv_scaled(&self, isa: Isa, a: &mut [u32], c: u32) {
+        assert_eq!(a.len(), 1 << self.log_n);
+        assert!(c < self.q, "constant must be reduced");
+        let (f, fs) = mul_with_shoup(self.n_inv, c, self.q);
+        inv_dispatch(isa, self, a, f, fs);
     }
 }
 
@@ -327,7 +385,9 @@ mod tests {
             z ^ (z >> 31)
         };
         for bits in [20u32, 25, 29, 30] {
-            for log_n in [1u32, 2, 3, 4, 5, 10, 12] {
+            // 7 and 11 end on a single inverse stage, 10 and 12 on a fused
+            // pair (the factor folded in).
+            for log_n in [1u32, 2, 3, 4, 5, 7, 10, 11, 12] {
                 let q = ntt_primes(bits, log_n).next().unwrap();
                 let plan = NttPlan::new(1 << log_n, Modulus::new(q).unwrap()).unwrap();
                 let lazy = LazyNtt::new(&plan);
@@ -350,6 +410,13 @@ mod tests {
                         lazy.inv(isa, &mut fast);
                         assert_eq!(fast, golden, "inv q {q} N 2^{log_n} {isa:?}");
                         assert_eq!(fast, a);
+                        // Scaled inverse: the inverse times c, word for word.
+                        let c = (next() % q) as u32;
+                        let mut scaled = spectrum.clone();
+                        lazy.inv_scaled(isa, &mut scaled, c);
+                        let m = Modulus::new(q).unwrap();
+                        let want: Vec<u32> = a.iter().map(|&x| m.mul(x, c)).collect();
+                        assert_eq!(scaled, want, "inv_scaled q {q} N 2^{log_n} {isa:?}");
                     }
                 }
             }

@@ -41,6 +41,13 @@ pub trait Backend: Send + Sync {
     fn ntt_fwd(&self, m: usize, a: &mut [u32]);
     /// In-place inverse NTT modulo prime `m`, including `N^-1`.
     fn ntt_inv(&self, m: usize, a: &mut [u32]);
+    /// [`Backend::ntt_inv`] then `a = a · c` for a reduced constant `c`
+    /// (the first step of a base conversion). The CPU backend folds `c`
+    /// into the transform's `N^-1`; the result is the same words.
+    fn ntt_inv_mul_const(&self, m: usize, a: &mut [u32], c: u32) {
+        self.ntt_inv(m, a);
+        self.mul_const_assign(m, a, c);
+    }
 
     /// `out = a + b`.
     fn add(&self, m: usize, a: &[u32], b: &[u32], out: &mut [u32]);
@@ -321,74 +328,94 @@ fn lincomb_k(r: Red, inputs: &[&[u32]], consts: &[u32], out: &mut [u32]) {
     }
 }
 
+/// Coefficients a [`lincomb_multi_k`] block holds in registers: one
+/// AVX-512 register of `u32`, two of `u64` accumulators per target.
+const LC_LANES: usize = 16;
+/// Targets a [`lincomb_multi_k`] pass computes together: each input block
+/// is loaded and widened once for all of them, and `4 × 2` accumulator
+/// registers plus the inputs fit the 32 of AVX-512.
+const LC_GROUP: usize = 4;
+
 /// All targets of [`Backend::lincomb_multi`], one cache-sized slice of
 /// coefficients at a time, so the inputs are read from memory once; within
-/// it, `LANES` coefficients accumulate in registers over all inputs.
+/// it, [`LC_LANES`] coefficients of [`LC_GROUP`] targets accumulate in
+/// registers over all inputs (a matrix-vector product with one reduction
+/// per batch of [`LINCOMB_BATCH`] inputs) and are stored as whole vectors.
 #[inline(always)]
 fn lincomb_multi_k(reds: &[Red], inputs: &[&[u32]], consts: &[&[u32]], out: &mut [u32]) {
-    const LANES: usize = 16;
     let n = inputs.first().map_or(0, |x| x.len());
-    if !n.is_multiple_of(LANES) {
+    if !n.is_multiple_of(LC_LANES) {
         for ((&r, cs), o) in reds.iter().zip(consts).zip(out.chunks_exact_mut(n)) {
             lincomb_k(r, inputs, cs, o);
         }
         return;
     }
+    // Constants input-major per group, `cw[g][i][t]` (kept as `u32` so
+    // that the products are 32×32-bit ones, `vpmuludq`).
+    let groups = reds.len().div_ceil(LC_GROUP);
+    let mut cw = vec![[0u32; LC_GROUP]; groups * inputs.len()];
+    for (t, cs) in consts.iter().enumerate() {
+        let (g, k) = (t / LC_GROUP, t % LC_GROUP);
+        for (i, &c) in cs.iter().enumerate() {
+            cw[g * inputs.len() + i][k] = c;
+        }
+    }
     for start in (0..n).step_by(LINCOMB_CHUNK) {
         let len = LINCOMB_CHUNK.min(n - start);
-        // Two targets per pass share every input load.
-        let mut outs = out.chunks_exact_mut(n);
-        let mut k = 0;
-        while k + 2 <= reds.len() {
-            let (o0, o1) = (outs.next().expect("target"), outs.next().expect("target"));
-            let (r0, r1) = (reds[k], reds[k + 1]);
-            let (cs0, cs1) = (consts[k], consts[k + 1]);
-            for blk in (start..start + len).step_by(LANES) {
-                let mut acc0 = [0u64; LANES];
-                let mut acc1 = [0u64; LANES];
-                for (b, batch_in) in inputs.chunks(LINCOMB_BATCH).enumerate() {
-                    let base = b * LINCOMB_BATCH;
-                    for (i, x) in batch_in.iter().enumerate() {
-                        let x: &[u32; LANES] = x[blk..blk + LANES].try_into().expect("LANES words");
-                        let (c0, c1) = (cs0[base + i] as u64, cs1[base + i] as u64);
-                        for l in 0..LANES {
-                            acc0[l] += x[l] as u64 * c0;
-                            acc1[l] += x[l] as u64 * c1;
-                        }
+        for (g, (rs, outs)) in reds
+            .chunks(LC_GROUP)
+            .zip(out.chunks_mut(LC_GROUP * n))
+            .enumerate()
+        {
+            let cw = &cw[g * inputs.len()..(g + 1) * inputs.len()];
+            match rs.len() {
+                4 => lincomb_group::<4>(rs, inputs, cw, outs, start, len),
+                3 => lincomb_group::<3>(rs, inputs, cw, outs, start, len),
+                2 => lincomb_group::<2>(rs, inputs, cw, outs, start, len),
+                _ => lincomb_group::<1>(rs, inputs, cw, outs, start, len),
+            }
+        }
+    }
+}
+
+/// `T` targets of [`lincomb_multi_k`] over coefficients `start..start +
+/// len`: `outs` holds their `T` limbs, `cw[i][t]` the constant of input `i`
+/// for target `t`.
+#[inline(always)]
+fn lincomb_group<const T: usize>(
+    reds: &[Red],
+    inputs: &[&[u32]],
+    cw: &[[u32; LC_GROUP]],
+    outs: &mut [u32],
+    start: usize,
+    len: usize,
+) {
+    let n = outs.len() / T;
+    for blk in (start..start + len).step_by(LC_LANES) {
+        let mut acc = [[0u64; LC_LANES]; T];
+        for (batch_in, batch_c) in inputs.chunks(LINCOMB_BATCH).zip(cw.chunks(LINCOMB_BATCH)) {
+            for (x, c) in batch_in.iter().zip(batch_c) {
+                let x: &[u32; LC_LANES] = x[blk..blk + LC_LANES].try_into().expect("lanes");
+                for t in 0..T {
+                    for l in 0..LC_LANES {
+                        acc[t][l] += x[l] as u64 * c[t] as u64;
                     }
-                    for l in 0..LANES {
-                        acc0[l] = r0.reduce64(acc0[l]) as u64;
-                        acc1[l] = r1.reduce64(acc1[l]) as u64;
-                    }
-                }
-                for l in 0..LANES {
-                    o0[blk + l] = acc0[l] as u32;
-                    o1[blk + l] = acc1[l] as u32;
                 }
             }
-            k += 2;
+            // Keep every accumulator below q so the next batch cannot
+            // overflow (and the last one leaves the result reduced).
+            for t in 0..T {
+                for a in acc[t].iter_mut() {
+                    *a = reds[t].reduce64(*a) as u64;
+                }
+            }
         }
-        if k < reds.len() {
-            let o = outs.next().expect("target");
-            let (r, cs) = (reds[k], consts[k]);
-            for blk in (start..start + len).step_by(LANES) {
-                let mut acc = [0u64; LANES];
-                for (batch_in, batch_c) in
-                    inputs.chunks(LINCOMB_BATCH).zip(cs.chunks(LINCOMB_BATCH))
-                {
-                    for (x, &c) in batch_in.iter().zip(batch_c) {
-                        let x: &[u32; LANES] = x[blk..blk + LANES].try_into().expect("LANES words");
-                        for l in 0..LANES {
-                            acc[l] += x[l] as u64 * c as u64;
-                        }
-                    }
-                    for a in acc.iter_mut() {
-                        *a = r.reduce64(*a) as u64;
-                    }
-                }
-                for (o, &a) in o[blk..blk + LANES].iter_mut().zip(&acc) {
-                    *o = a as u32;
-                }
+        for (t, a) in acc.iter().enumerate() {
+            let o: &mut [u32; LC_LANES] = (&mut outs[t * n + blk..t * n + blk + LC_LANES])
+                .try_into()
+                .expect("lanes");
+            for l in 0..LC_LANES {
+                o[l] = a[l] as u32;
             }
         }
     }
@@ -544,6 +571,10 @@ impl Backend for CpuBackend {
 
     fn ntt_inv(&self, m: usize, a: &mut [u32]) {
         self.plans[m].inv(self.isa, a);
+    }
+
+    fn ntt_inv_mul_const(&self, m: usize, a: &mut [u32], c: u32) {
+        self.plans[m].inv_scaled(self.isa, a, c);
     }
 
     fn add(&self, m: usize, a: &[u32], b: &[u32], out: &mut [u32]) {
@@ -912,6 +943,14 @@ mod tests {
         be.ntt_fwd(1, &mut x);
         be.ntt_inv(1, &mut x);
         assert_eq!(x, a);
+        // The scaled inverse equals the inverse then the constant product.
+        let c = rng.random_range(0..q);
+        let mut y = a.clone();
+        be.ntt_fwd(1, &mut y);
+        be.ntt_inv_mul_const(1, &mut y, c);
+        let mut want = a.clone();
+        be.mul_const_assign(1, &mut want, c);
+        assert_eq!(y, want);
         // X · X^(N-1) = X^N = -1 in the negacyclic ring.
         let mut u = vec![0; n];
         let mut v = vec![0; n];

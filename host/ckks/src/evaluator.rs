@@ -144,6 +144,29 @@ impl Evaluator {
         self.add_sub(a, b, false)
     }
 
+    /// `a += b` (same degree and scale; `a` at `b`'s level or below, so
+    /// nothing is copied: `b`'s extra limbs are ignored, which is exact).
+    pub fn add_assign(&self, a: &mut Ciphertext, b: &Ciphertext) -> Result<()> {
+        self.check(a)?;
+        self.check(b)?;
+        Self::check_degree(b, a.degree())?;
+        Self::check_scales(a.scale, b.scale)?;
+        if b.level < a.level {
+            return Err(Error::LevelExhausted {
+                op: "addition in place",
+                level: b.level,
+                needed: a.level,
+            });
+        }
+        let be = self.ring.backend();
+        for (x, y) in a.c.iter_mut().zip(&b.c) {
+            for i in 0..x.q_limbs() {
+                be.add_assign(i, x.limb_mut(i), y.limb(i));
+            }
+        }
+        Ok(())
+    }
+
     /// `a - b` (same degree and scale).
     pub fn sub_new(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
         self.add_sub(a, b, true)
@@ -258,7 +281,8 @@ impl Evaluator {
         let level = a.level.min(b.level);
         let limbs = self.ring.params().limbs_at(level);
         let be = self.ring.backend();
-        let mut d = [0, 1, 2].map(|_| self.ring.zero(limbs, 0, true));
+        // Every limb of the three is written below.
+        let mut d = [0, 1, 2].map(|_| self.ring.uninit(limbs, 0, true));
         for i in 0..limbs {
             let (a0, a1, b0, b1) = (
                 a.c[0].limb(i),
@@ -402,6 +426,65 @@ impl Evaluator {
             self.ring.mac_f64_int(a, xp, k);
         }
         Ok(())
+    }
+
+    /// `Σ c_i · x_i` at scale `scale`, without a rescale, at the lowest
+    /// level of the terms: the result of [`Evaluator::add_scaled_assign`]
+    /// of every term onto a zero ciphertext (the same words), computed in
+    /// one pass per limb over all the terms ([`crate::Backend::lincomb`])
+    /// instead of one read and write of the accumulator per term.
+    pub fn weighted_sum_new(&self, terms: &[(&Ciphertext, f64)], scale: f64) -> Result<Ciphertext> {
+        let Some(&(first, _)) = terms.first() else {
+            return Err(Error::Encoding("a weighted sum needs a term".into()));
+        };
+        for &(x, _) in terms {
+            self.check(x)?;
+        }
+        let level = terms.iter().map(|(x, _)| x.level).min().expect("non-empty");
+        let degree = terms
+            .iter()
+            .map(|(x, _)| x.degree())
+            .max()
+            .expect("non-empty");
+        let ks = terms
+            .iter()
+            .map(|&(x, c)| {
+                let k = (c * scale / x.scale).round();
+                if !k.is_finite() || k.abs() >= MAX_INT_CONST {
+                    Err(Error::Encoding(format!(
+                        "coefficient {c} needs the integer {k:e}, beyond 2^500"
+                    )))
+                } else {
+                    Ok(k)
+                }
+            })
+            .collect::<Result<Vec<f64>>>()?;
+        let limbs = self.ring.params().limbs_at(level);
+        let be = self.ring.backend();
+        let mut c = Vec::with_capacity(degree + 1);
+        for part in 0..=degree {
+            // Every limb is written by its lincomb (zero for no term).
+            let mut acc = self.ring.uninit(limbs, 0, true);
+            let (xs, kv): (Vec<&RnsPoly>, Vec<f64>) = terms
+                .iter()
+                .zip(&ks)
+                .filter(|((x, _), _)| x.degree() >= part)
+                .map(|((x, _), &k)| (&x.c[part], k))
+                .unzip();
+            for i in 0..limbs {
+                let q = be.moduli()[i].value();
+                let inputs: Vec<&[u32]> = xs.iter().map(|x| x.limb(i)).collect();
+                let consts: Vec<u32> = kv.iter().map(|&k| f64_int_mod(k, q)).collect();
+                be.lincomb(i, &inputs, &consts, acc.limb_mut(i));
+            }
+            c.push(acc);
+        }
+        Ok(Ciphertext {
+            c,
+            scale,
+            level,
+            params_id: first.params_id,
+        })
     }
 
     /// Applies `X ↦ X^g` and switches back to `s` with the Galois key of `g`.

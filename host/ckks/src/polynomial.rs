@@ -31,7 +31,6 @@ use std::rc::Rc;
 use crate::ciphertext::Ciphertext;
 use crate::error::{Error, Result};
 use crate::evaluator::Evaluator;
-use crate::ring::RnsPoly;
 
 /// A polynomial in the Chebyshev basis on `[-1, 1]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -398,8 +397,17 @@ impl<'a> PolynomialEvaluator<'a> {
             self.eval.add_const_assign(&mut res, r.coeffs[0])?;
             return Ok(res);
         }
-        let rc = self.eval_node(powers, &r, l, input_level, res.scale())?;
-        self.eval.add_new(&res, &rc)
+        let mut rc = self.eval_node(powers, &r, l, input_level, res.scale())?;
+        // Add into whichever is at the lower level (no copy).
+        if rc.level() <= res.level() {
+            self.eval.add_assign(&mut rc, &res)?;
+            // The sum carries `res`'s scale, as `add_new(&res, &rc)` would.
+            rc.set_scale(res.scale());
+            Ok(rc)
+        } else {
+            self.eval.add_assign(&mut res, &rc)?;
+            Ok(res)
+        }
     }
 
     /// `Σ c_i T_i` accumulated at scale `target · q_ℓ` and rescaled once.
@@ -415,24 +423,13 @@ impl<'a> PolynomialEvaluator<'a> {
         let level = ts.iter().map(|t| t.level()).min().expect("non-empty");
         debug_assert_eq!(level, powers.t[&top].level());
         let tau = target * self.prime_at(level);
-        let lowest = ts
+        // Σ c_i T_i at scale `tau`, in one pass per limb.
+        let weighted: Vec<(&Ciphertext, f64)> = terms
             .iter()
-            .find(|t| t.level() == level)
-            .expect("the lowest term");
-        // A zero ciphertext of the lowest term's shape, at scale `tau`.
-        let mut acc = Ciphertext {
-            c: lowest
-                .c
-                .iter()
-                .map(|c| RnsPoly::zero(self.eval.ring().params(), c.q_limbs(), 0, true))
-                .collect(),
-            scale: tau,
-            level,
-            params_id: lowest.params_id,
-        };
-        for (&i, t) in terms.iter().zip(&ts) {
-            self.eval.add_scaled_assign(&mut acc, t, p.coeffs[i])?;
-        }
+            .zip(&ts)
+            .map(|(&i, t)| (&**t, p.coeffs[i]))
+            .collect();
+        let mut acc = self.eval.weighted_sum_new(&weighted, tau)?;
         self.eval.add_const_assign(&mut acc, p.coeffs[0])?;
         self.eval.rescale_assign(&mut acc)?;
         Ok(acc)

@@ -12,8 +12,9 @@ use crate::backend::Backend;
 use crate::params::{ERROR_BOUND, Params, SIGMA};
 
 /// A polynomial in RNS form: limbs for the primes `q_0 … q_{k-1}` of `Q`
-/// and, during key switching, `p_0 … p_{j-1}` of `P`. Limb-major storage.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// and, during key switching, `p_0 … p_{j-1}` of `P`. Limb-major storage
+/// (the buffer is recycled through a per-thread pool when dropped).
+#[derive(Debug, PartialEq, Eq)]
 pub struct RnsPoly {
     n: usize,
     q_limbs: usize,
@@ -35,7 +36,23 @@ impl RnsPoly {
             p_limbs,
             p_offset: params.q().len(),
             ntt,
-            data: vec![0; (q_limbs + p_limbs) * n],
+            data: take_zeroed((q_limbs + p_limbs) * n),
+        }
+    }
+
+    /// A polynomial of this shape whose residues are unspecified (left
+    /// from a recycled buffer): for outputs every limb of which is written
+    /// before it is read.
+    fn uninit(params: &Params, q_limbs: usize, p_limbs: usize, ntt: bool) -> Self {
+        assert!(q_limbs <= params.q().len() && p_limbs <= params.p().len());
+        let n = params.n();
+        RnsPoly {
+            n,
+            q_limbs,
+            p_limbs,
+            p_offset: params.q().len(),
+            ntt,
+            data: take_buffer((q_limbs + p_limbs) * n),
         }
     }
 
@@ -101,9 +118,9 @@ impl RnsPoly {
     pub fn restrict_q(&self, q_limbs: usize) -> RnsPoly {
         assert!(q_limbs <= self.q_limbs);
         let n = self.n;
-        let mut data = Vec::with_capacity((q_limbs + self.p_limbs) * n);
-        data.extend_from_slice(&self.data[..q_limbs * n]);
-        data.extend_from_slice(&self.data[self.q_limbs * n..]);
+        let mut data = take_buffer((q_limbs + self.p_limbs) * n);
+        data[..q_limbs * n].copy_from_slice(&self.data[..q_limbs * n]);
+        data[q_limbs * n..].copy_from_slice(&self.data[self.q_limbs * n..]);
         RnsPoly {
             q_limbs,
             data,
@@ -125,6 +142,88 @@ impl RnsPoly {
             "RNS polynomials of different shapes or domains"
         );
     }
+}
+
+impl Clone for RnsPoly {
+    fn clone(&self) -> Self {
+        let mut data = take_buffer(self.data.len());
+        data.copy_from_slice(&self.data);
+        RnsPoly { data, ..*self }
+    }
+}
+
+impl Drop for RnsPoly {
+    fn drop(&mut self) {
+        give_buffer(std::mem::take(&mut self.data));
+    }
+}
+
+/// Buffers the pool keeps at most, and their total size in words (256 MiB:
+/// about twenty ciphertext polynomials at N = 2^16).
+const POOL_BUFFERS: usize = 32;
+const POOL_WORDS: usize = 64 << 20;
+
+thread_local! {
+    /// Freed polynomial buffers of this thread. A product at N = 2^16
+    /// allocates and drops tens of megabytes; fresh allocations of that
+    /// size come from the kernel page by page (faults and zeroing cost
+    /// about a tenth of the time), recycled ones are already mapped.
+    static POOL: std::cell::RefCell<Vec<Vec<u32>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A buffer of `len` words with unspecified contents: the smallest pooled
+/// one that holds `len` words, else a new one.
+pub(crate) fn take_buffer(len: usize) -> Vec<u32> {
+    let found = POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        let best = p
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.capacity() >= len)
+            .min_by_key(|(_, v)| v.capacity())
+            .map(|(i, _)| i);
+        best.map(|i| p.swap_remove(i))
+    });
+    match found {
+        Some(mut v) => {
+            // Only words beyond the old length are written.
+            if v.len() >= len {
+                v.truncate(len);
+            } else {
+                v.resize(len, 0);
+            }
+            v
+        }
+        None => vec![0; len],
+    }
+}
+
+/// A buffer of `len` zeros.
+fn take_zeroed(len: usize) -> Vec<u32> {
+    let mut v = take_buffer(len);
+    v.fill(0);
+    v
+}
+
+/// Returns a buffer to the pool (dropped if the pool is full; then the
+/// smallest buffers go first).
+pub(crate) fn give_buffer(v: Vec<u32>) {
+    if v.capacity() == 0 {
+        return;
+    }
+    // `try_with`: a polynomial dropped while the thread exits frees its
+    // memory normally.
+    let _ = POOL.try_with(|p| {
+        let mut p = p.borrow_mut();
+        p.push(v);
+        let words = |p: &Vec<Vec<u32>>| p.iter().map(|v| v.capacity()).sum::<usize>();
+        while p.len() > POOL_BUFFERS || words(&p) > POOL_WORDS {
+            let smallest = (0..p.len())
+                .min_by_key(|&i| p[i].capacity())
+                .expect("non-empty");
+            p.swap_remove(smallest);
+        }
+    });
 }
 
 thread_local! {
@@ -373,6 +472,12 @@ impl Ring {
         RnsPoly::zero(&self.params, q_limbs, p_limbs, ntt)
     }
 
+    /// A polynomial of this shape with unspecified residues, for outputs
+    /// written in full before they are read.
+    pub(crate) fn uninit(&self, q_limbs: usize, p_limbs: usize, ntt: bool) -> RnsPoly {
+        RnsPoly::uninit(&self.params, q_limbs, p_limbs, ntt)
+    }
+
     /// Coefficient form → NTT form, in place.
     pub fn ntt_fwd(&self, a: &mut RnsPoly) {
         assert!(!a.ntt, "already in NTT form");
@@ -560,22 +665,21 @@ impl Ring {
     ) {
         let be = &*self.backend;
         let n = a.n;
-        // Source residues y_k = [x]_{m_k} · m̂_k^-1 in coefficient form.
-        let mut ys: Vec<Vec<u32>> = Vec::with_capacity(sources.len() + 1);
-        for (k, &limb) in sources.iter().enumerate() {
-            let m = conv.sources[k];
-            let mut y = a.limb(limb).to_vec();
-            be.ntt_inv(m, &mut y);
-            be.mul_const_assign(m, &mut y, conv.hat_inv[k]);
-            ys.push(y);
+        // Source residues y_k = [x]_{m_k} · m̂_k^-1 in coefficient form,
+        // then the overflow count v, in one recycled buffer.
+        let k = sources.len();
+        let mut ys = take_buffer((k + 1) * n);
+        let (y_part, v) = ys.split_at_mut(k * n);
+        for ((j, &limb), y) in sources.iter().enumerate().zip(y_part.chunks_exact_mut(n)) {
+            let m = conv.sources[j];
+            y.copy_from_slice(a.limb(limb));
+            be.ntt_inv_mul_const(m, y, conv.hat_inv[j]);
         }
-        let mut v = vec![0u32; n];
         {
-            let refs: Vec<&[u32]> = ys.iter().map(|y| y.as_slice()).collect();
-            be.round_fixed(&refs, &conv.weights, &mut v);
+            let refs: Vec<&[u32]> = y_part.chunks_exact(n).collect();
+            be.round_fixed(&refs, &conv.weights, v);
         }
-        ys.push(v);
-        let refs: Vec<&[u32]> = ys.iter().map(|y| y.as_slice()).collect();
+        let refs: Vec<&[u32]> = ys.chunks_exact(n).collect();
         // Every target at once: the sources are read from memory once.
         let ms: Vec<usize> = (0..targets).collect();
         let consts: Vec<&[u32]> = ms.iter().map(|&i| conv.consts[i].as_slice()).collect();
@@ -586,6 +690,8 @@ impl Ring {
                 be.sub_mul_const_assign(i, a.limb_mut(i), t, factor);
             }
         });
+        drop(refs);
+        give_buffer(ys);
     }
 
     /// Division by `P`, rounded: NTT-form `x` over `Q_ℓ ∪ P` →
@@ -652,34 +758,32 @@ impl Ring {
             assert!(kb.q_limbs == self.params.q().len() && ka.p_limbs == p_limbs);
         }
         // Sources of every digit: y_i = [d]_(q_i) · q̂_i^-1 (coefficient
-        // form), then the digit's overflow count v_j.
-        let mut ys: Vec<Vec<u32>> = (0..q_limbs).map(|i| d.limb(i).to_vec()).collect();
-        let mut vs: Vec<Vec<u32>> = vec![vec![0u32; n]; digits];
+        // form), then the digit's overflow count v_j; in recycled buffers.
+        let mut ys = take_buffer(q_limbs * n);
+        ys.copy_from_slice(&d.data[..q_limbs * n]);
+        let mut vs = take_buffer(digits * n);
         let convs: Vec<&BaseConv> = (0..digits)
             .map(|j| {
                 let len = (q_limbs - j * alpha).min(alpha);
                 &self.digit_conv[j][len - 1]
             })
             .collect();
-        for (j, conv) in convs.iter().enumerate() {
-            for (k, i) in (j * alpha..j * alpha + conv.sources.len()).enumerate() {
-                be.ntt_inv(i, &mut ys[i]);
-                be.mul_const_assign(i, &mut ys[i], conv.hat_inv[k]);
+        for ((j, conv), v) in convs.iter().enumerate().zip(vs.chunks_exact_mut(n)) {
+            let own = &mut ys[j * alpha * n..(j * alpha + conv.sources.len()) * n];
+            for (k, y) in own.chunks_exact_mut(n).enumerate() {
+                let i = j * alpha + k;
+                be.ntt_inv_mul_const(i, y, conv.hat_inv[k]);
             }
-            let refs: Vec<&[u32]> = ys[j * alpha..j * alpha + conv.sources.len()]
-                .iter()
-                .map(|y| y.as_slice())
-                .collect();
-            be.round_fixed(&refs, &conv.weights, &mut vs[j]);
+            let refs: Vec<&[u32]> = own.chunks_exact(n).collect();
+            be.round_fixed(&refs, &conv.weights, v);
         }
         let refs: Vec<Vec<&[u32]>> = convs
             .iter()
             .enumerate()
             .map(|(j, conv)| {
-                ys[j * alpha..j * alpha + conv.sources.len()]
-                    .iter()
-                    .chain(std::iter::once(&vs[j]))
-                    .map(|y| y.as_slice())
+                ys[j * alpha * n..(j * alpha + conv.sources.len()) * n]
+                    .chunks_exact(n)
+                    .chain(std::iter::once(&vs[j * n..(j + 1) * n]))
                     .collect()
             })
             .collect();
@@ -687,8 +791,9 @@ impl Ring {
         // pass over its sources), then multiply each limb with the key and
         // accumulate.
         let total = q_limbs + p_limbs;
-        let mut out0 = self.zero(q_limbs, p_limbs, true);
-        let mut out1 = self.zero(q_limbs, p_limbs, true);
+        // The first digit writes every limb (`mul2`).
+        let mut out0 = RnsPoly::uninit(&self.params, q_limbs, p_limbs, true);
+        let mut out1 = RnsPoly::uninit(&self.params, q_limbs, p_limbs, true);
         with_scratch(total * n, |ext| {
             for (j, conv) in convs.iter().enumerate() {
                 let own = j * alpha..j * alpha + conv.sources.len();
@@ -719,6 +824,9 @@ impl Ring {
                 }
             }
         });
+        drop(refs);
+        give_buffer(ys);
+        give_buffer(vs);
         (out0, out1)
     }
 

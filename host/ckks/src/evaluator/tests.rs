@@ -455,3 +455,54 @@ fn default_n16_preset_precision() {
     // Six levels of products: a few bits below the single operations.
     assert!(ctx.precision("sigmoid(4x) degree 59", &want, &out) >= bar(&ctx, 15.0));
 }
+
+#[test]
+fn weighted_sum_and_in_place_addition_match_their_reference_forms() {
+    for params in [small(10, 4, 1), small_double(10, 3, 4)] {
+        let mut ctx = Ctx::new(params);
+        let top = ctx.ring.params().max_level();
+        let xs: Vec<Vec<C64>> = (0..3).map(|_| ctx.values(1.0)).collect();
+        // Terms at different levels, and one at a different scale.
+        let mut cts: Vec<Ciphertext> = xs
+            .iter()
+            .enumerate()
+            .map(|(k, z)| ctx.encrypt(z, top - k.min(1)))
+            .collect();
+        ctx.eval.mul_int_assign(&mut cts[2], 3).unwrap();
+        let tripled = cts[2].scale() * 3.0;
+        cts[2].set_scale(tripled);
+        let cs = [0.25, -1.5, 0.75];
+        let scale = cts[0].scale() * ctx.ring.params().rescale_factor(top - 1);
+        let terms: Vec<(&Ciphertext, f64)> = cts.iter().zip(cs).collect();
+        let sum = ctx.eval.weighted_sum_new(&terms, scale).unwrap();
+        // The same words as add_scaled_assign of each term onto a zero
+        // ciphertext at the lowest level.
+        let mut want = cts[1].clone();
+        ctx.eval.mul_int_assign(&mut want, 0).unwrap();
+        want.set_scale(scale);
+        for &(x, c) in &terms {
+            ctx.eval.add_scaled_assign(&mut want, x, c).unwrap();
+        }
+        assert_eq!(sum, want, "{}", ctx.name);
+        assert_eq!(sum.level(), top - 1);
+        let mut sum = sum;
+        ctx.eval.rescale_assign(&mut sum).unwrap();
+        let expect: Vec<C64> = (0..xs[0].len())
+            .map(|j| (0..3).fold(C64::default(), |acc, k| acc + xs[k][j].scale(cs[k])))
+            .collect();
+        assert!(ctx.precision("weighted sum", &expect, &sum) >= bar(&ctx, 17.0));
+        assert!(matches!(
+            ctx.eval.weighted_sum_new(&[], scale),
+            Err(Error::Encoding(_))
+        ));
+        // In-place addition: the words of add_new, the lower operand kept.
+        let mut low = cts[1].clone();
+        ctx.eval.add_assign(&mut low, &cts[0]).unwrap();
+        assert_eq!(low, ctx.eval.add_new(&cts[0], &cts[1]).unwrap());
+        let mut high = cts[0].clone();
+        assert!(matches!(
+            ctx.eval.add_assign(&mut high, &cts[1]),
+            Err(Error::LevelExhausted { .. })
+        ));
+    }
+}
