@@ -62,6 +62,8 @@ use ola_device::Device;
 use ola_device::sim::{ACCEL_HZ, DEFAULT_BAUD, SimTime};
 use ola_spec::JobOp;
 
+pub mod priced;
+
 pub use ola_device;
 pub use ola_device::Job;
 use ola_device::sim::{SimBoard, SimBoardConfig};
@@ -225,12 +227,64 @@ struct Geometry {
 /// The device state behind the mutex.
 struct Inner {
     device: Device,
-    /// Prime index held by each slot.
-    slots: Vec<Option<usize>>,
-    last_use: Vec<u64>,
-    tick: u64,
+    /// Prime index held by each modulus slot.
+    slots: Slots,
     error: Option<Arc<ola_device::Error>>,
     costs: Costs,
+}
+
+/// The modulus slots' contents and their least-recently-used policy: one
+/// definition, used by the backend and by [`priced`]'s replay of a
+/// recorded call sequence, so the two cannot disagree on which call loads
+/// which prime.
+#[derive(Clone, Debug)]
+struct Slots {
+    held: Vec<Option<usize>>,
+    last_use: Vec<u64>,
+    tick: u64,
+}
+
+/// Where [`Slots::pick`] puts a prime.
+enum Pick {
+    /// Already in this slot.
+    Hit(u8),
+    /// To be loaded into this slot (then [`Slots::loaded`]).
+    Load(u8),
+}
+
+impl Slots {
+    fn new(count: usize) -> Self {
+        Slots {
+            held: vec![None; count],
+            last_use: vec![0; count],
+            tick: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// The slot of prime `m`: where it is, or the victim (empty first,
+    /// then least recently used) among the slots not in `pinned`.
+    fn pick(&mut self, m: usize, pinned: &[u8]) -> Pick {
+        self.tick += 1;
+        if let Some(s) = self.held.iter().position(|&p| p == Some(m)) {
+            self.last_use[s] = self.tick;
+            return Pick::Hit(s as u8);
+        }
+        let s = (0..self.held.len())
+            .filter(|&s| !pinned.contains(&(s as u8)))
+            .min_by_key(|&s| (self.held[s].is_some(), self.last_use[s]))
+            .expect("fewer pinned slots than slots");
+        Pick::Load(s as u8)
+    }
+
+    /// Slot `s` now holds prime `m` (after [`Pick::Load`]).
+    fn loaded(&mut self, s: u8, m: usize) {
+        self.held[s as usize] = Some(m);
+        self.last_use[s as usize] = self.tick;
+    }
 }
 
 /// Seed words of a twist vector, written per block.
@@ -338,9 +392,7 @@ impl DeviceBackend {
             },
             inner: Mutex::new(Inner {
                 device,
-                slots: vec![None; slots],
-                last_use: vec![0; slots],
-                tick: 0,
+                slots: Slots::new(slots),
                 error: None,
                 costs: Costs::default(),
             }),
@@ -391,34 +443,48 @@ impl DeviceBackend {
     /// [`DeviceBackend::slot`] that does not evict the slots in `pinned`
     /// (which the caller still needs in the same batch).
     fn slot_pinned(&self, inner: &mut Inner, m: usize, pinned: &[u8]) -> Option<u8> {
-        inner.tick += 1;
-        let tick = inner.tick;
-        if let Some(s) = inner.slots.iter().position(|&p| p == Some(m)) {
-            inner.last_use[s] = tick;
-            return Some(s as u8);
+        match inner.slots.pick(m, pinned) {
+            Pick::Hit(s) => Some(s),
+            Pick::Load(s) => self.load(inner, s, m).then_some(s),
         }
-        let s = (0..inner.slots.len())
-            .filter(|&s| !pinned.contains(&(s as u8)))
-            .min_by_key(|&s| (inner.slots[s].is_some(), inner.last_use[s]))
-            .expect("fewer pinned slots than slots");
+    }
+
+    /// Loads prime `m` into slot `s`, counting the load; `false` (and the
+    /// error kept) if the device failed.
+    fn load(&self, inner: &mut Inner, s: u8, m: usize) -> bool {
         let q = self.moduli[m].value();
-        match inner.device.measure(|d| d.load_moduli(s as u8, &[q])) {
+        match inner.device.measure(|d| d.load_moduli(s, &[q])) {
             Ok(((), cost)) => {
                 let sim = cost.sim.unwrap_or_default();
                 inner.costs.modulus_loads += 1;
                 inner.costs.load_link_bytes += cost.link_bytes;
                 inner.costs.load_spi_cycles += sim.spi_cycles;
-                inner.slots[s] = Some(m);
-                inner.last_use[s] = tick;
-                Some(s as u8)
+                inner.slots.loaded(s, m);
+                true
             }
             Err(e) => {
                 // The slot's content is unknown now.
-                inner.slots[s] = None;
+                inner.slots.held[s as usize] = None;
                 inner.error = Some(Arc::new(e));
-                None
+                false
             }
         }
+    }
+
+    /// Loads prime `m` into a slot (again if it is resident) and returns
+    /// what that load cost: [`priced`]'s price of a modulus load.
+    fn price_load(&self, m: usize) -> Result<Costs, Error> {
+        let mut inner = self.lock();
+        if let Some(e) = &inner.error {
+            return Err(Error::Device(Arc::clone(e)));
+        }
+        let before = inner.costs;
+        let (Pick::Hit(s) | Pick::Load(s)) = inner.slots.pick(m, &[]);
+        if !self.load(&mut inner, s, m) {
+            let e = inner.error.clone().expect("a failed load keeps its error");
+            return Err(Error::Device(e));
+        }
+        Ok(inner.costs.since(&before))
     }
 
     /// Writes, runs one batch, reads: the unit of device work, measured and

@@ -8,7 +8,10 @@
 //! Keys are generated and inputs encrypted and decrypted on the host (the
 //! CPU backend; it is bit-identical to the device backend, so the keys are
 //! the same either way); the evaluation runs on a ring over
-//! [`ola_offload::DeviceBackend`].
+//! [`ola_offload::DeviceBackend`] — or, for `ola costs` by default, on the
+//! CPU through [`ola_offload::priced::CountingBackend`] with every distinct
+//! call priced once on the device ([`ola_offload::priced`]): the same
+//! table in minutes instead of hours.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,12 +21,14 @@ use clap::Args;
 use indicatif::ProgressBar;
 use ola_ckks::polynomial::{ChebyshevPoly as CkksPoly, plan};
 use ola_ckks::{
-    Backend, Ciphertext, Decryptor, Encoder, Encryptor, EvaluationKeys, Evaluator, KeyGenerator,
-    Params, ParamsLiteral, PolynomialEvaluator, Ring, SecretKey, presets,
+    Backend, Ciphertext, CpuBackend, Decryptor, Encoder, Encryptor, EvaluationKeys, Evaluator,
+    KeyGenerator, Params, ParamsLiteral, PolynomialEvaluator, Ring, SecretKey, presets,
 };
 use ola_offload::ola_device::DeviceConfig;
 use ola_offload::ola_device::sim::{ACCEL_HZ, SimBoard};
+use ola_offload::priced::{CountingBackend, Op, Pricer, Shape};
 use ola_offload::{Costs, DeviceBackend};
+use serde::{Deserialize, Serialize};
 
 use crate::cifar::{Dataset, Normalization};
 use crate::costs::{CostEntry, CostModel, CostParams, CostTable, FORMAT};
@@ -66,6 +71,11 @@ pub struct Session {
     pub device: Arc<DeviceBackend>,
     /// Evaluator on the device ring.
     pub eval: Evaluator,
+    /// Evaluator on the CPU ring that records every backend call (for
+    /// priced evaluation).
+    pub counted: Evaluator,
+    counter: Arc<CountingBackend<CpuBackend>>,
+    pricer: Option<Pricer>,
     /// Encoder.
     pub encoder: Encoder,
     /// Where the device is ("simulated board on /dev/pts/N" or the port).
@@ -112,6 +122,15 @@ impl Session {
             relin: Some(ck(kg.gen_relin_key(&sk))?),
             ..Default::default()
         };
+        let counter = Arc::new(CountingBackend::new(CpuBackend::new(
+            params.n(),
+            &params.all_moduli(),
+        )));
+        let counted_ring = Arc::new(Ring::new(
+            params.clone(),
+            counter.clone() as Arc<dyn Backend>,
+        ));
+        let counted = ck(Evaluator::new(counted_ring, keys.clone()))?;
         let eval = ck(Evaluator::new(dev_ring, keys))?;
         let encoder = Encoder::new(&cpu_ring);
         let encryptor = ck(Encryptor::from_seed(cpu_ring.clone(), pk, [0x0b; 32]))?;
@@ -120,6 +139,9 @@ impl Session {
             cpu_ring,
             device: backend,
             eval,
+            counted,
+            counter,
+            pricer: None,
             encoder,
             link,
             sk,
@@ -156,6 +178,56 @@ impl Session {
             ck(PolynomialEvaluator::new(&self.eval).evaluate(ct, p, self.params.default_scale()));
         self.device.check().map_err(dev_err)?;
         Ok((out?, self.device.costs().since(&before)))
+    }
+
+    /// Runs `f` and returns its device costs: on the device
+    /// (`priced == false`), or on the CPU with the recorded calls priced
+    /// on the device ([`ola_offload::priced`]). Priced calls made outside
+    /// `measure` still advance the replayed modulus slots, as they would
+    /// change the device's.
+    pub fn measure<T>(
+        &mut self,
+        priced: bool,
+        f: impl FnOnce(&Evaluator) -> ola_ckks::Result<T>,
+    ) -> Result<(T, Costs)> {
+        if !priced {
+            let before = self.device.costs();
+            let out = f(&self.eval);
+            self.device.check().map_err(dev_err)?;
+            return Ok((ck(out)?, self.device.costs().since(&before)));
+        }
+        let pending = self.counter.take();
+        self.pricer()?.replay(&pending);
+        let out = ck(f(&self.counted))?;
+        let calls = self.counter.take();
+        let costs = self.pricer()?.price(&calls).map_err(dev_err)?;
+        Ok((out, costs))
+    }
+
+    /// The pricer of priced evaluations (made on first use).
+    pub fn pricer(&mut self) -> Result<&mut Pricer> {
+        if self.pricer.is_none() {
+            self.pricer = Some(Pricer::new(self.device.clone()).map_err(dev_err)?);
+        }
+        Ok(self.pricer.as_mut().expect("made above"))
+    }
+
+    /// [`Session::measure`] of `p(ct)`.
+    pub fn measure_poly(
+        &mut self,
+        priced: bool,
+        ct: &Ciphertext,
+        p: &CkksPoly,
+    ) -> Result<(Ciphertext, Costs)> {
+        let scale = self.params.default_scale();
+        self.measure(priced, |e| {
+            PolynomialEvaluator::new(e).evaluate(ct, p, scale)
+        })
+    }
+
+    /// Distinct call shapes priced on the device so far.
+    pub fn priced_shapes(&self) -> usize {
+        self.pricer.as_ref().map_or(0, |p| p.prices().len())
     }
 }
 
@@ -377,7 +449,7 @@ pub struct CostsArgs {
     /// Output JSON file (CSV beside it).
     #[arg(long, default_value = "costs.json")]
     pub out: PathBuf,
-    /// Largest degree measured (capped by the parameters' depth).
+    /// Largest degree measured (capped by the evaluation level).
     #[arg(long, default_value_t = 63)]
     pub max_degree: usize,
     /// Degrees to measure (default: the optimizer's candidate set of the
@@ -387,9 +459,370 @@ pub struct CostsArgs {
     /// Serial port of a board (default: the simulated board over a pty).
     #[arg(long)]
     pub port: Option<String>,
-    /// log2 of the ring degree (13 … 16).
-    #[arg(long, default_value_t = 14)]
+    /// log2 of the ring degree (13 … 16; 16 = PN16_QP1747, the
+    /// optimizer's parameters).
+    #[arg(long, default_value_t = 16)]
     pub log_n: u32,
+    /// Level at which every polynomial (and the baseline's stages) is
+    /// evaluated (default: 7, where a ciphertext is after a bootstrap in
+    /// the cost model — 19 levels, 12 consumed by the bootstrap — or the
+    /// top level if lower).
+    #[arg(long)]
+    pub level: Option<usize>,
+    /// Run every evaluation on the device instead of pricing it (the same
+    /// table within the data-movement framing bound; hours at N = 2^16).
+    #[arg(long)]
+    pub device_run: bool,
+    /// Check mode: evaluate this degree on the device and priced, print
+    /// both, fail unless compute cycles, jobs and modulus loads agree
+    /// exactly and data movement within 0.5 %; writes no table.
+    #[arg(long, conflicts_with = "device_run")]
+    pub verify_degree: Option<usize>,
+}
+
+/// The level a polynomial is evaluated at by default: where the cost
+/// model's bootstrap leaves a ciphertext (its levels minus the levels the
+/// bootstrap consumes).
+pub fn default_level() -> usize {
+    let m = CostModel::default();
+    m.params.levels - m.bootstrap_depth
+}
+
+/// Data movement of a priced evaluation agrees with a device run's
+/// within this fraction: the frames' COBS overhead depends on the data
+/// (one byte per 254 non-zero bytes, ≤ 0.4 %), and their sequence
+/// numbers and counters are varints that grow with the session.
+pub const MOVEMENT_TOLERANCE: f64 = 0.005;
+
+/// A degree evaluated both on the device and priced ([`verify`]).
+#[derive(Clone, Debug)]
+pub struct Verification {
+    /// The degree.
+    pub degree: usize,
+    /// The device run's costs.
+    pub device: Costs,
+    /// The priced evaluation's costs.
+    pub priced: Costs,
+    /// Wall time of the device run.
+    pub device_wall: Duration,
+    /// Wall time of the priced evaluation (CPU run and pricing).
+    pub priced_wall: Duration,
+    /// Distinct call shapes priced.
+    pub shapes: usize,
+}
+
+impl Verification {
+    /// Data movement (modulus loads included) of the priced evaluation
+    /// relative to the device run's: `priced / device − 1`.
+    pub fn movement_error(&self) -> f64 {
+        let m = |c: &Costs| (c.movement_cycles() + c.load_cycles()) as f64;
+        m(&self.priced) / m(&self.device).max(1.0) - 1.0
+    }
+
+    /// Fails unless compute cycles, jobs, device calls, NTTs, host calls
+    /// and modulus loads are equal and data movement is within
+    /// [`MOVEMENT_TOLERANCE`].
+    pub fn check(&self) -> Result<()> {
+        let (d, p) = (&self.device, &self.priced);
+        let exact = [
+            ("compute cycles", d.compute_cycles, p.compute_cycles),
+            ("jobs", d.jobs, p.jobs),
+            ("device calls", d.device_calls, p.device_calls),
+            ("NTTs", d.ntts, p.ntts),
+            ("host calls", d.host_calls, p.host_calls),
+            ("modulus loads", d.modulus_loads, p.modulus_loads),
+        ];
+        for (what, dv, pv) in exact {
+            if dv != pv {
+                return Err(Error::new(format!(
+                    "degree {}: {what} differ: device run {dv}, priced {pv}",
+                    self.degree
+                )));
+            }
+        }
+        let e = self.movement_error();
+        if e.abs() > MOVEMENT_TOLERANCE {
+            return Err(Error::new(format!(
+                "degree {}: data movement differs by {:.3} % (bound {:.1} %)",
+                self.degree,
+                100.0 * e,
+                100.0 * MOVEMENT_TOLERANCE
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Evaluates the degree-`degree` ReLU interpolant on `ct` on the device,
+/// then priced, on a session whose device backend has not been used yet
+/// (so both start with empty modulus slots).
+pub fn verify(s: &mut Session, ct: &Ciphertext, degree: usize) -> Result<Verification> {
+    let p = entry_poly(degree);
+    let t = Instant::now();
+    let (_, device) = s.measure_poly(false, ct, &p)?;
+    let device_wall = t.elapsed();
+    let t = Instant::now();
+    let (_, priced) = s.measure_poly(true, ct, &p)?;
+    Ok(Verification {
+        degree,
+        device,
+        priced,
+        device_wall,
+        priced_wall: t.elapsed(),
+        shapes: s.priced_shapes(),
+    })
+}
+
+/// `ola costs` as a command: the table, or with `--verify-degree` the
+/// check (an error if it fails).
+pub fn costs_command(a: &CostsArgs) -> Result<()> {
+    let Some(d) = a.verify_degree else {
+        return run_costs(a).map(|_| ());
+    };
+    let mut s = Session::open(preset(a.log_n)?, a.port.as_deref(), DeviceConfig::default())?;
+    let ct = eval_ciphertext(&mut s, a.level)?;
+    let depth = plan(&entry_poly(d)).depth;
+    if depth > ct.level() {
+        return Err(Error::new(format!(
+            "--verify-degree {d} needs {depth} levels; the evaluation level is {}",
+            ct.level()
+        )));
+    }
+    let v = verify(&mut s, &ct, d)?;
+    let row = |name: &str, c: &Costs, wall: Duration| {
+        println!(
+            "{name}: compute {} cycles, data movement {} (+ {} modulus loads, {} cycles), {} jobs, {} device calls; {:.1} s wall",
+            c.compute_cycles,
+            c.movement_cycles(),
+            c.modulus_loads,
+            c.load_cycles(),
+            c.jobs,
+            c.device_calls,
+            wall.as_secs_f64()
+        )
+    };
+    println!(
+        "degree {d} at level {} of N = 2^{} on {}",
+        ct.level(),
+        a.log_n,
+        s.link
+    );
+    row("device run", &v.device, v.device_wall);
+    row("priced    ", &v.priced, v.priced_wall);
+    println!(
+        "priced {} distinct call shapes; data movement (loads included) differs by {:+.4} % (bound {:.1} %)",
+        v.shapes,
+        100.0 * v.movement_error(),
+        100.0 * MOVEMENT_TOLERANCE
+    );
+    v.check()?;
+    println!("agree: compute cycles, jobs, calls, NTTs and modulus loads exactly");
+    Ok(())
+}
+
+/// A ciphertext of fixed values in [-1, 1] at `level` (default
+/// [`default_level`], capped by the top).
+fn eval_ciphertext(s: &mut Session, level: Option<usize>) -> Result<Ciphertext> {
+    let top = s.params.max_level();
+    let level = level.unwrap_or(default_level().min(top));
+    if level > top || level == 0 {
+        return Err(Error::new(format!(
+            "--level {level}: the parameters have levels 1 … {top}"
+        )));
+    }
+    let xs = fixed_inputs(s.encoder.slots());
+    let mut ct = s.encrypt(&xs)?;
+    ck(s.counted.drop_level_assign(&mut ct, level))?;
+    Ok(ct)
+}
+
+/// The polynomial a table entry of degree `d` prices: the Chebyshev
+/// interpolant of ReLU(x − 1/8), every coefficient non-zero, as a fitted
+/// polynomial's are. (ReLU's own interpolant is x/2 plus an even
+/// polynomial: the evaluator skips its zero odd terms, which a fit on an
+/// asymmetric distribution does not have.)
+pub fn entry_poly(d: usize) -> CkksPoly {
+    let p = CkksPoly::interpolate(|x| (x - 0.125).max(0.0), d);
+    let dense: Vec<f64> = (0..=d)
+        .map(|k| match p.coeffs.get(k) {
+            Some(&c) if c != 0.0 => c,
+            _ => 1e-12,
+        })
+        .collect();
+    CkksPoly::new(dense)
+}
+
+fn fixed_inputs(slots: usize) -> Vec<f64> {
+    (0..slots)
+        .map(|i| ((i * 7919) % 2001) as f64 / 1000.0 - 1.0)
+        .collect()
+}
+
+/// Format tag of the prices `ola costs` saves beside a priced table.
+pub const PRICES_FORMAT: &str = "ola-prices/1";
+
+/// The prices behind the built-in measured table
+/// (`host/ola/data/costs-measured.prices.json`).
+pub const BUILT_IN_PRICES: &str = include_str!("../data/costs-measured.prices.json");
+
+/// The device prices a priced table was made with (`<out>.prices.json`):
+/// what lets a test re-derive an entry from a CPU run alone and re-check a
+/// few prices on the device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PriceFile {
+    /// Always [`PRICES_FORMAT`].
+    pub format: String,
+    /// `log2 N` of the table.
+    pub log_n: u32,
+    /// Level the polynomials were evaluated at.
+    pub level: usize,
+    /// Each call shape's price (modulus loads apart).
+    pub shapes: Vec<ShapePrice>,
+    /// Each prime's load price.
+    pub loads: Vec<LoadPrice>,
+}
+
+/// One call shape's price.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShapePrice {
+    /// [`ola_offload::priced::Op`] name.
+    pub op: String,
+    /// Input limbs (`lincomb`, `lincomb_multi`).
+    pub inputs: u32,
+    /// Target primes (`lincomb_multi`).
+    pub targets: u32,
+    /// The price.
+    pub costs: CostCounts,
+}
+
+/// One prime's load price.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadPrice {
+    /// Prime index (`Q` then `P`).
+    pub prime: usize,
+    /// The price.
+    pub costs: CostCounts,
+}
+
+/// [`Costs`] as JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct CostCounts {
+    pub device_calls: u64,
+    pub host_calls: u64,
+    pub ntts: u64,
+    pub compute_cycles: u64,
+    pub jobs: u64,
+    pub link_bytes: u64,
+    pub spi_cycles: u64,
+    pub modulus_loads: u64,
+    pub load_link_bytes: u64,
+    pub load_spi_cycles: u64,
+}
+
+impl From<Costs> for CostCounts {
+    fn from(c: Costs) -> Self {
+        CostCounts {
+            device_calls: c.device_calls,
+            host_calls: c.host_calls,
+            ntts: c.ntts,
+            compute_cycles: c.compute_cycles,
+            jobs: c.jobs,
+            link_bytes: c.link_bytes,
+            spi_cycles: c.spi_cycles,
+            modulus_loads: c.modulus_loads,
+            load_link_bytes: c.load_link_bytes,
+            load_spi_cycles: c.load_spi_cycles,
+        }
+    }
+}
+
+impl From<CostCounts> for Costs {
+    fn from(c: CostCounts) -> Self {
+        Costs {
+            device_calls: c.device_calls,
+            host_calls: c.host_calls,
+            ntts: c.ntts,
+            compute_cycles: c.compute_cycles,
+            jobs: c.jobs,
+            link_bytes: c.link_bytes,
+            spi_cycles: c.spi_cycles,
+            modulus_loads: c.modulus_loads,
+            load_link_bytes: c.load_link_bytes,
+            load_spi_cycles: c.load_spi_cycles,
+        }
+    }
+}
+
+impl PriceFile {
+    /// What `pricer` has priced.
+    pub fn from_pricer(p: &Pricer, log_n: u32, level: usize) -> Self {
+        PriceFile {
+            format: PRICES_FORMAT.into(),
+            log_n,
+            level,
+            shapes: p
+                .prices()
+                .iter()
+                .map(|(s, c)| ShapePrice {
+                    op: s.op.name(),
+                    inputs: s.inputs,
+                    targets: s.targets,
+                    costs: (*c).into(),
+                })
+                .collect(),
+            loads: p
+                .load_prices()
+                .iter()
+                .map(|(&m, c)| LoadPrice {
+                    prime: m,
+                    costs: (*c).into(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Reads prices (checked format tag and op names).
+    pub fn parse(text: &str) -> Result<Self> {
+        let f: PriceFile = serde_json::from_str(text)
+            .map_err(|e| Error::new(format!("not a valid {PRICES_FORMAT} file: {e}")))?;
+        if f.format != PRICES_FORMAT {
+            return Err(Error::new(format!(
+                "format is {:?}, expected {PRICES_FORMAT:?}",
+                f.format
+            )));
+        }
+        f.shapes()?;
+        Ok(f)
+    }
+
+    /// The shape prices.
+    pub fn shapes(&self) -> Result<Vec<(Shape, Costs)>> {
+        self.shapes
+            .iter()
+            .map(|p| {
+                let op = Op::from_name(&p.op)
+                    .ok_or_else(|| Error::new(format!("unknown call kind {:?}", p.op)))?;
+                let shape = Shape {
+                    op,
+                    inputs: p.inputs,
+                    targets: p.targets,
+                };
+                Ok((shape, p.costs.into()))
+            })
+            .collect()
+    }
+
+    /// Makes `pricer` use these prices.
+    pub fn install(&self, pricer: &mut Pricer) -> Result<()> {
+        for (shape, c) in self.shapes()? {
+            pricer.set_price(shape, c);
+        }
+        for l in &self.loads {
+            pricer.set_load_price(l.prime, l.costs.into());
+        }
+        Ok(())
+    }
 }
 
 /// Operation counts of one standard CKKS bootstrap (full slots; see
@@ -429,16 +862,19 @@ pub fn bootstrap_counts(log_n: u32, base_limbs: usize, top_limbs: usize) -> Boot
 /// `ola costs`: writes the measured table; returns it.
 pub fn run_costs(a: &CostsArgs) -> Result<CostTable> {
     let lit = preset(a.log_n)?;
+    let priced = !a.device_run;
     let mut s = Session::open(lit, a.port.as_deref(), DeviceConfig::default())?;
     let levels = s.params.max_level();
+    let ct = eval_ciphertext(&mut s, a.level)?;
+    let level = ct.level();
     // The baseline's stages are measured one by one: each must fit.
     let sign = ola_approx::CompositeSign::published_relu(13)?;
     for st in sign.stages() {
         let depth = plan(&CkksPoly::new(st.coeffs().to_vec())).depth;
-        if depth > levels {
+        if depth > level {
             return Err(Error::new(format!(
-                "the baseline's degree-{} stage needs {depth} levels; N = 2^{} has {levels} \
-                 (use --log-n 14 or more)",
+                "the baseline's degree-{} stage needs {depth} levels; N = 2^{} evaluated at \
+                 level {level} has {level} (use --log-n 14 or more, or a higher --level)",
                 st.degree(),
                 a.log_n
             )));
@@ -452,21 +888,18 @@ pub fn run_costs(a: &CostsArgs) -> Result<CostTable> {
     degrees.sort_unstable();
     degrees.dedup();
     let slots = s.encoder.slots();
-    let xs: Vec<f64> = (0..slots)
-        .map(|i| ((i * 7919) % 2001) as f64 / 1000.0 - 1.0)
-        .collect();
-    let ct = s.encrypt(&xs)?;
+    let ct_top = s.encrypt(&fixed_inputs(slots))?;
     let mut entries = Vec::new();
     let started = Instant::now();
     for &d in &degrees {
-        let p = CkksPoly::interpolate(|x| x.max(0.0), d);
+        let p = entry_poly(d);
         let pl = plan(&p);
-        if pl.depth > levels {
-            eprintln!("degree {d}: needs {} levels of {levels}, skipped", pl.depth);
+        if pl.depth > level {
+            eprintln!("degree {d}: needs {} levels of {level}, skipped", pl.depth);
             continue;
         }
         let t = Instant::now();
-        let (_, c) = s.evaluate(&ct, &p)?;
+        let (_, c) = s.measure_poly(priced, &ct, &p)?;
         let e = entry(d, pl.depth, pl.products, &c);
         eprintln!(
             "degree {d}: compute {} + movement {} cycles, {} levels, {} products ({:.1} s wall)",
@@ -479,30 +912,33 @@ pub fn run_costs(a: &CostsArgs) -> Result<CostTable> {
         entries.push(e);
     }
     if entries.is_empty() {
-        return Err(Error::new("no degree fits the parameters' levels"));
+        return Err(Error::new("no degree fits the evaluation level"));
     }
     // Per-operation costs at the top level.
     let top = s.params.q().len();
-    let sq = ck(s.eval.mul_new(&ct, &ct))?;
-    let before = s.device.costs();
-    let mut relin = sq.clone();
-    ck(s.eval.relinearize_assign(&mut relin))?;
-    let ks = s.device.costs().since(&before);
-    let before = s.device.costs();
-    ck(s.eval.rescale_assign(&mut relin))?;
-    let rs = s.device.costs().since(&before);
-    let before = s.device.costs();
-    let mut limb: Vec<u32> = (0..s.params.n() as u32).collect();
-    s.device.ntt_fwd(0, &mut limb);
-    let nt = s.device.costs().since(&before);
-    s.device.check().map_err(dev_err)?;
+    let (sq, _) = s.measure(priced, |e| e.mul_new(&ct_top, &ct_top))?;
+    let (relin, ks) = s.measure(priced, |e| {
+        let mut r = sq.clone();
+        e.relinearize_assign(&mut r)?;
+        Ok(r)
+    })?;
+    let (_, rs) = s.measure(priced, |e| {
+        let mut r = relin.clone();
+        e.rescale_assign(&mut r)
+    })?;
+    let n = s.params.n() as u32;
+    let (_, nt) = s.measure(priced, |e| {
+        let mut limb: Vec<u32> = (0..n).collect();
+        e.ring().backend().ntt_fwd(0, &mut limb);
+        Ok(())
+    })?;
     let counts = bootstrap_counts(a.log_n, s.params.base_limbs(), top);
     let boot = counts.key_switches as f64 * ks.total_cycles() as f64
         + counts.rescales as f64 * rs.total_cycles() as f64
         + counts.ntts as f64 * nt.total_cycles() as f64;
     let per_level = boot / levels.max(1) as f64;
-    // Baseline: the composite minimax ReLU's stages measured one by one,
-    // plus the final product x · sgn.
+    // Baseline: the composite minimax ReLU's stages measured one by one
+    // at the same level as the entries, plus the final product x · sgn.
     let mut base = CostEntry {
         degree: 0,
         compute_cycles: 0,
@@ -511,30 +947,37 @@ pub fn run_costs(a: &CostsArgs) -> Result<CostTable> {
         levels: 1,
         ct_mults: 1,
     };
-    let mul_cost = {
-        let before = s.device.costs();
-        let _ = ck(s.eval.mul_relin_rescale_new(&ct, &ct))?;
-        s.device.check().map_err(dev_err)?;
-        s.device.costs().since(&before)
-    };
+    let (_, mul_cost) = s.measure(priced, |e| e.mul_relin_rescale_new(&ct, &ct))?;
     add_costs(&mut base, &mul_cost);
     for st in sign.stages() {
         let p = CkksPoly::new(st.coeffs().to_vec());
         let pl = plan(&p);
-        let (_, c) = s.evaluate(&ct, &p)?;
+        let (_, c) = s.measure_poly(priced, &ct, &p)?;
         add_costs(&mut base, &c);
         base.levels += pl.depth as u32;
         base.ct_mults += pl.products as u32;
     }
+    let how = if priced {
+        format!(
+            "priced: each evaluation run on the CPU with every backend call recorded, each of \
+             {} distinct call shapes and each modulus load (LRU slots replayed) priced once on \
+             the device (ola_offload::priced; equal to a device run in compute, within 0.5 % in \
+             data movement)",
+            s.priced_shapes()
+        )
+    } else {
+        "device run: every evaluation on the device".to_string()
+    };
     let table = CostTable {
         format: FORMAT.into(),
         source: "measured".into(),
         description: format!(
-            "measured on {}: device job cycles (compute) and host-link + SPI cycles \
-             (data movement, modulus loads included) of each polynomial evaluated on an \
-             encrypted ciphertext at the top level, N = 2^{}, {} limbs; bootstrap share = \
-             ({} key switches x {} + {} rescales x {} + {} NTTs x {} cycles) / {} levels \
-             (README 'Measured costs'); {:.0} s wall",
+            "measured on {}, {how}: device job cycles (compute) and host-link + SPI cycles \
+             (data movement, modulus loads included) of each degree's dense polynomial (the \
+             interpolant of ReLU(x - 1/8)) evaluated on an encrypted ciphertext at level {level} of {levels}, N = 2^{}, {} limbs at the top; \
+             baseline = composite minimax 15/15/27 stages at the same level + one product; \
+             bootstrap share = ({} key switches x {} + {} rescales x {} + {} NTTs x {} cycles, \
+             at the top level) / {} levels (README 'Measured costs'); {:.0} s wall",
             s.link,
             a.log_n,
             top,
@@ -562,6 +1005,15 @@ pub fn run_costs(a: &CostsArgs) -> Result<CostTable> {
     };
     table.validate()?;
     write_table(&table, &a.out)?;
+    if priced {
+        let path = a.out.with_extension("prices.json");
+        let prices = PriceFile::from_pricer(s.pricer()?, a.log_n, level);
+        let json = serde_json::to_string_pretty(&prices)
+            .map_err(|e| Error::new(format!("cannot serialise the prices: {e}")))?;
+        std::fs::write(&path, json + "\n")
+            .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+        println!("wrote {} (the device prices)", path.display());
+    }
     Ok(table)
 }
 
@@ -629,6 +1081,84 @@ mod tests {
         assert_eq!(r.levels, 2);
     }
 
+    // Priced evaluation against a full device run (N = 2^13, degree 3,
+    // one session, both from empty modulus slots): compute cycles, jobs,
+    // calls and modulus loads equal, data movement within the framing
+    // bound. The ciphertext is at the top level (4), so the replay sees
+    // the 4 slots cycle through 7 primes.
+    #[test]
+    fn priced_evaluation_equals_a_device_run() {
+        let mut s = Session::open(preset(13).unwrap(), None, DeviceConfig::default()).unwrap();
+        let ct = eval_ciphertext(&mut s, None).unwrap();
+        assert_eq!(ct.level(), 4);
+        let v = verify(&mut s, &ct, 3).unwrap();
+        v.check().unwrap();
+        assert!(v.device.modulus_loads > 4, "{:?}", v.device);
+        assert!(v.device.compute_cycles > 0 && v.device.ntts > 0);
+        // A priced evaluation that skipped a call would not pass: drop the
+        // first recorded call and price again.
+        let p = entry_poly(3);
+        let scale = s.params.default_scale();
+        ck(PolynomialEvaluator::new(&s.counted).evaluate(&ct, &p, scale)).unwrap();
+        let calls = s.counter.take();
+        let mut fresh = Pricer::new(s.device.clone()).unwrap();
+        let short = fresh.price(&calls[1..]).unwrap();
+        let broken = Verification {
+            priced: short,
+            ..v.clone()
+        };
+        assert!(broken.check().is_err());
+    }
+
+    // The built-in measured table is at the optimizer's parameters and is
+    // not stale. Its first entry (which `ola costs` priced from empty
+    // slots, as here) is derived again from a CPU run with the saved
+    // prices: no call shape may be missing and the entry must be equal
+    // (a change in ola-ckks's backend calls fails here). Then the split
+    // NTT's prices are measured again on the device: compute equal, data
+    // movement within the framing bound (a change in the device backend's
+    // jobs or the device's cycles fails here). Regenerate with
+    // `ola costs --out host/ola/data/costs-measured.json`.
+    #[test]
+    fn built_in_table_matches_a_fresh_pricing() {
+        let t = CostTable::measured().unwrap();
+        assert_eq!(t.source, "measured");
+        let m = CostTable::modelled(&CostModel::default(), 7).unwrap();
+        assert_eq!(t.params, m.params);
+        let prices = PriceFile::parse(BUILT_IN_PRICES).unwrap();
+        assert_eq!(prices.log_n, t.params.log_n);
+        let e = &t.entries[0];
+        let lit = preset(t.params.log_n).unwrap();
+        let mut s = Session::open(lit, None, DeviceConfig::default()).unwrap();
+        let ct = eval_ciphertext(&mut s, Some(prices.level)).unwrap();
+        prices.install(s.pricer().unwrap()).unwrap();
+        let (shapes, loads) = (prices.shapes.len(), prices.loads.len());
+        let p = entry_poly(e.degree);
+        let (_, c) = s.measure_poly(true, &ct, &p).unwrap();
+        assert_eq!(
+            (s.priced_shapes(), s.pricer().unwrap().load_prices().len()),
+            (shapes, loads),
+            "the evaluation made calls the saved prices lack"
+        );
+        assert_eq!(&entry(e.degree, plan(&p).depth, plan(&p).products, &c), e);
+        for op in [Op::NttFwd, Op::NttInv] {
+            let shape = Shape {
+                op,
+                inputs: 0,
+                targets: 1,
+            };
+            let saved = s.pricer().unwrap().prices()[&shape];
+            let fresh = s.pricer().unwrap().reprice(shape, &[0]).unwrap();
+            assert_eq!(
+                (fresh.compute_cycles, fresh.jobs, fresh.ntts),
+                (saved.compute_cycles, saved.jobs, saved.ntts),
+                "{op:?}"
+            );
+            let moved = fresh.movement_cycles() as f64 / saved.movement_cycles() as f64 - 1.0;
+            assert!(moved.abs() <= MOVEMENT_TOLERANCE, "{op:?}: {moved}");
+        }
+    }
+
     #[test]
     fn bootstrap_counts_follow_the_model() {
         // N = 2^14: radix 2^5 per DFT level, 63 diagonals, 16 rotations a
@@ -658,6 +1188,9 @@ mod tests {
             degrees: Some(vec![3]),
             port: None,
             log_n: 13,
+            level: None,
+            device_run: false,
+            verify_degree: None,
         };
         let err = run_costs(&a).unwrap_err().to_string();
         assert!(err.contains("needs 5 levels"), "{err}");
