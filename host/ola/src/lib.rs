@@ -24,5 +24,6 @@ pub mod pipeline;
 pub mod plan;
 pub mod plot;
 pub mod sequential;
+pub mod tune;
 
 pub use error::{Error, Result};

@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Analyse, fit, solve the budgeted degree choice, write a plan, compare accuracies.
-    Optimize(OptimizeArgs),
+    Optimize(Box<OptimizeArgs>),
     /// Top-1 accuracy of a model with a plan's polynomials (and the original network).
     Accuracy(AccuracyArgs),
     /// Write the modelled cost table (JSON, and CSV beside it).
@@ -93,12 +93,16 @@ struct OptimizeArgs {
     /// Plan file to write.
     #[arg(long, default_value = "plan.json")]
     out: PathBuf,
-    /// Cost table (JSON, `ola-costs/1`); default: the modelled table.
+    /// Cost table (JSON, `ola-costs/1`); default: the built-in measured
+    /// table (host/ola/data/costs-measured.json).
     #[arg(long)]
     costs: Option<PathBuf>,
+    /// Use the modelled cost table instead of the built-in measured one.
+    #[arg(long, conflicts_with = "costs")]
+    modelled_costs: bool,
     #[command(flatten)]
     norm: NormArgs,
-    /// Families the optimizer may choose per layer (comma-separated: wls, scaled, kmeans, pow2).
+    /// Families the optimizer may choose per layer (comma-separated: wls, scaled, kmeans, pow2, parity).
     #[arg(long, value_delimiter = ',', default_value = "wls")]
     families: Vec<Family>,
     /// Calibration images for the distributions.
@@ -154,6 +158,19 @@ struct OptimizeArgs {
     /// of OLA's independent-noise A_i * E_i(d).
     #[arg(long)]
     correlated_proxy: bool,
+    /// End-to-end coefficient tuning steps after the sequential passes
+    /// (Adam on the distillation loss against the exact network; 0: off).
+    #[arg(long, default_value_t = 0)]
+    tune_steps: usize,
+    /// Images per tuning step.
+    #[arg(long, default_value_t = 64)]
+    tune_batch: usize,
+    /// Calibration images the tuning cycles through.
+    #[arg(long, default_value_t = 4000)]
+    tune_images: usize,
+    /// Tuning learning rate (on coefficients divided by B_i).
+    #[arg(long, default_value_t = 2e-3)]
+    tune_lr: f64,
 }
 
 #[derive(Args)]
@@ -236,10 +253,11 @@ fn write_outputs(
     Ok(())
 }
 
-fn cost_table(path: Option<&Path>, max_degree: usize) -> Result<CostTable> {
+fn cost_table(path: Option<&Path>, modelled: bool, max_degree: usize) -> Result<CostTable> {
     match path {
         Some(p) => CostTable::load(p),
-        None => CostTable::modelled(&CostModel::default(), max_degree),
+        None if modelled => CostTable::modelled(&CostModel::default(), max_degree),
+        None => CostTable::measured(),
     }
 }
 
@@ -249,7 +267,7 @@ fn run_optimize(a: &OptimizeArgs) -> Result<()> {
     let norm = normalization(&model, &a.norm)?;
     let calib = Dataset::load(&a.calib)?;
     let test = Dataset::load(&a.test)?;
-    let costs = cost_table(a.costs.as_deref(), a.max_degree)?;
+    let costs = cost_table(a.costs.as_deref(), a.modelled_costs, a.max_degree)?;
     if !(a.budget.is_finite() && a.budget > 0.0) {
         return Err(Error::new(format!("--budget {} must be > 0", a.budget)));
     }
@@ -288,6 +306,12 @@ fn run_optimize(a: &OptimizeArgs) -> Result<()> {
         refit_images: a.refit_images,
         exact_targets: !a.relu_targets,
         correlated: a.correlated_proxy,
+        tune: ola::tune::TuneOptions {
+            steps: a.tune_steps,
+            batch: a.tune_batch,
+            images: a.tune_images,
+            lr: a.tune_lr,
+        },
     };
     let report = optimize(&model, &calib, &test, &norm, &costs, &o)?;
     write_outputs(&report, &model, &costs, &a.out, a.plots.as_deref())?;
@@ -353,7 +377,7 @@ fn run_demo(out: &Path) -> Result<()> {
     std::fs::write(out.join("test.bin"), test.to_bytes())?;
     // Reload through the same checked path as user models.
     let model = ResNet::load(&mpath)?;
-    let costs = CostTable::modelled(&CostModel::default(), 127)?;
+    let costs = CostTable::measured()?;
     std::fs::write(
         out.join("costs.json"),
         serde_json::to_string_pretty(&costs)?,
@@ -446,7 +470,7 @@ fn main() -> ExitCode {
         None => run_demo(Path::new("ola-demo")),
         Some(Cmd::Demo { out }) => run_demo(out),
         Some(Cmd::Offload(a)) => ola::offload::run_offload(a).map(|_| ()),
-        Some(Cmd::Costs(a)) => ola::offload::run_costs(a).map(|_| ()),
+        Some(Cmd::Costs(a)) => ola::offload::costs_command(a),
         Some(Cmd::DpTiming { steps }) => dp_timing(*steps),
         Some(Cmd::Optimize(a)) => run_optimize(a),
         Some(Cmd::Accuracy(a)) => run_accuracy(a),

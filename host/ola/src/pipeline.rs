@@ -13,10 +13,11 @@ use crate::cifar::{Dataset, Normalization};
 use crate::costs::CostTable;
 use crate::dp::{Choice, solve};
 use crate::error::{Error, Result};
-use crate::fit::{Candidate, Family, FitOptions, LayerFit, fit_layer};
+use crate::fit::{Candidate, Family, FitOptions, LayerFit, candidate_cycles, fit_layer};
 use crate::model::ResNet;
 use crate::plan::{Plan, PlanLayer};
 use crate::sequential::{SeqCalib, sequential_pass};
+use crate::tune::{TuneOptions, tune};
 
 /// Everything `optimize` needs besides the data.
 #[derive(Clone, Debug)]
@@ -65,6 +66,9 @@ pub struct OptimizeOptions {
     /// the default: on ResNet-20 at 0.20 of the baseline the correlated
     /// term chose a plan 4 pp worse).
     pub correlated: bool,
+    /// End-to-end coefficient tuning of the plan's polynomials after the
+    /// sequential passes ([`crate::tune`]; `steps` 0: off).
+    pub tune: TuneOptions,
 }
 
 impl Default for OptimizeOptions {
@@ -87,6 +91,7 @@ impl Default for OptimizeOptions {
             refit_images: 1000,
             exact_targets: true,
             correlated: false,
+            tune: TuneOptions::default(),
         }
     }
 }
@@ -178,6 +183,12 @@ pub fn optimize(
     if o.families.is_empty() {
         return Err(Error::new("no approximation family to choose from"));
     }
+    if o.families.contains(&Family::Parity) && candidate_cycles(costs, Family::Parity, 2).is_none()
+    {
+        return Err(Error::new(
+            "the parity family is priced from the cost table's degree-2 entry, which this table lacks",
+        ));
+    }
     // Refuse an infeasible budget before the long steps.
     let cheapest = costs
         .candidate_degrees(o.degrees.0, o.degrees.1)
@@ -237,11 +248,14 @@ pub fn optimize(
     let t_fits = t1.elapsed().as_secs_f64();
 
     // Items of the knapsack: per layer, every candidate with its cycles.
-    let cost_of = |layer: usize, degree: usize| -> Result<f64> {
-        let e = costs
-            .entry(degree)
-            .ok_or_else(|| Error::new(format!("cost table has no entry for degree {degree}")))?;
-        Ok(cts[layer] * costs.cycles(e))
+    let cost_of = |layer: usize, family: Family, degree: usize| -> Result<f64> {
+        let c = candidate_cycles(costs, family, degree).ok_or_else(|| {
+            Error::new(format!(
+                "the cost table cannot price a {} polynomial of degree {degree}",
+                family.name()
+            ))
+        })?;
+        Ok(cts[layer] * c)
     };
     let err_of = |i: usize, c: &Candidate| -> f64 {
         let independent = stats[i].sensitivity * c.mse;
@@ -259,7 +273,7 @@ pub fn optimize(
                     .iter()
                     .map(|c| {
                         Ok(Choice {
-                            cost: cost_of(i, c.degree)?,
+                            cost: cost_of(i, c.family, c.degree)?,
                             err: err_of(i, c),
                         })
                     })
@@ -355,6 +369,14 @@ pub fn optimize(
             pb.inc(1);
         }
         pb.finish_and_clear();
+        if o.tune.steps > 0 {
+            let pb = bar(o.quiet, "coefficient tuning");
+            let t = tune(model, calib, norm, &cands, &o.tune, &pb)?;
+            pb.finish_and_clear();
+            cands = t.chosen;
+            let polys: Vec<ChebyshevPoly> = cands.iter().map(|c| c.poly.clone()).collect();
+            top1 = Some((sc.exact_top1(), sc.top1_with(model, &polys)?));
+        }
         Ok((cands, obj, top1))
     };
     let (chosen, objective, calib_top1) = plan_at(budget, choice)?;
@@ -367,7 +389,7 @@ pub fn optimize(
     let mut total = 0.0;
     let mut layers = Vec::new();
     for (i, c) in chosen.iter().enumerate() {
-        let cyc = cost_of(i, c.degree)?;
+        let cyc = cost_of(i, c.family, c.degree)?;
         total += cyc;
         layers.push(PlanLayer {
             index: i,
@@ -394,7 +416,7 @@ pub fn optimize(
     let mut uniform_cycles = 0.0;
     for &d in &degrees {
         let c: f64 = (0..fits.len())
-            .map(|i| cost_of(i, d))
+            .map(|i| cost_of(i, uni_family, d))
             .sum::<Result<f64>>()?;
         if c <= total * (1.0 + 1e-9) && fits.iter().all(|f| f.get(uni_family, d).is_some()) {
             uniform_degree = Some(d);
@@ -457,7 +479,7 @@ pub fn optimize(
         let cycles: f64 = cands
             .iter()
             .enumerate()
-            .map(|(i, c)| cost_of(i, c.degree))
+            .map(|(i, c)| cost_of(i, c.family, c.degree))
             .sum::<Result<f64>>()?;
         sweep.push(SweepPoint {
             fraction: f,

@@ -14,6 +14,7 @@
 //! upstream, which the dynamic program can use in a second round.
 
 use candle_core::Tensor;
+use ola_approx::ChebyshevPoly;
 
 use crate::accuracy::map_values;
 use crate::analysis::argmax;
@@ -91,6 +92,19 @@ impl SeqCalib {
     /// Images in the batch.
     pub fn images(&self) -> usize {
         self.labels.len()
+    }
+
+    /// Top-1 on the batch with every ReLU replaced by `polys`.
+    pub fn top1_with(&self, model: &ResNet, polys: &[ChebyshevPoly]) -> Result<f64> {
+        if polys.len() != model.relu_count() {
+            return Err(Error::new(format!(
+                "{} polynomials for {} ReLUs",
+                polys.len(),
+                model.relu_count()
+            )));
+        }
+        let logits = model.forward(&self.x, &mut |i, t| map_values(t, &|x| polys[i].eval(x)))?;
+        top1(&logits, &self.labels)
     }
 }
 
