@@ -28,22 +28,24 @@ pub struct RnsPoly {
 impl RnsPoly {
     /// The zero polynomial with `q_limbs` + `p_limbs` limbs.
     pub fn zero(params: &Params, q_limbs: usize, p_limbs: usize, ntt: bool) -> Self {
-        assert!(q_limbs <= params.q().len() && p_limbs <= params.p().len());
-        let n = params.n();
-        RnsPoly {
-            n,
-            q_limbs,
-            p_limbs,
-            p_offset: params.q().len(),
-            ntt,
-            data: take_zeroed((q_limbs + p_limbs) * n),
-        }
+        Self::with_buffer(params, q_limbs, p_limbs, ntt, take_zeroed)
     }
 
     /// A polynomial of this shape whose residues are unspecified (left
     /// from a recycled buffer): for outputs every limb of which is written
     /// before it is read.
     fn uninit(params: &Params, q_limbs: usize, p_limbs: usize, ntt: bool) -> Self {
+        Self::with_buffer(params, q_limbs, p_limbs, ntt, take_buffer)
+    }
+
+    /// A polynomial of this shape on a pooled buffer from `take`.
+    fn with_buffer(
+        params: &Params,
+        q_limbs: usize,
+        p_limbs: usize,
+        ntt: bool,
+        take: fn(usize) -> Vec<u32>,
+    ) -> Self {
         assert!(q_limbs <= params.q().len() && p_limbs <= params.p().len());
         let n = params.n();
         RnsPoly {
@@ -52,7 +54,7 @@ impl RnsPoly {
             p_limbs,
             p_offset: params.q().len(),
             ntt,
-            data: take_buffer((q_limbs + p_limbs) * n),
+            data: take((q_limbs + p_limbs) * n),
         }
     }
 

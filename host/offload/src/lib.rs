@@ -132,7 +132,8 @@ impl From<ola_device::Error> for Error {
 /// [`DEFAULT_BAUD`]) plus, on the simulated board, the SPI transactions
 /// between the MCU and the accelerator (on a real board the SPI time is
 /// not observable from the host and counts as 0).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+// Serializable: `ola costs` keeps measured prices in its price file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Costs {
     /// Backend calls that ran on the device.
     pub device_calls: u64,

@@ -479,6 +479,12 @@ pub(crate) fn option_a_kernel(inp: usize, planes: usize) -> Result<Tensor> {
     Ok(Tensor::from_vec(k, (planes, inp, 1, 1), &Device::Cpu)?)
 }
 
+/// A tensor's values, flattened, as `f64` (ReLU inputs for the fits).
+pub fn values_f64(t: &Tensor) -> Result<Vec<f64>> {
+    let v = t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+    Ok(v.into_iter().map(f64::from).collect())
+}
+
 /// Writes F32 tensors with string metadata as a safetensors file.
 pub fn write_safetensors(
     tensors: &[(String, Tensor)],

@@ -692,7 +692,7 @@ pub struct ShapePrice {
     /// Target primes (`lincomb_multi`).
     pub targets: u32,
     /// The price.
-    pub costs: CostCounts,
+    pub costs: Costs,
 }
 
 /// One prime's load price.
@@ -701,57 +701,7 @@ pub struct LoadPrice {
     /// Prime index (`Q` then `P`).
     pub prime: usize,
     /// The price.
-    pub costs: CostCounts,
-}
-
-/// [`Costs`] as JSON.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub struct CostCounts {
-    pub device_calls: u64,
-    pub host_calls: u64,
-    pub ntts: u64,
-    pub compute_cycles: u64,
-    pub jobs: u64,
-    pub link_bytes: u64,
-    pub spi_cycles: u64,
-    pub modulus_loads: u64,
-    pub load_link_bytes: u64,
-    pub load_spi_cycles: u64,
-}
-
-impl From<Costs> for CostCounts {
-    fn from(c: Costs) -> Self {
-        CostCounts {
-            device_calls: c.device_calls,
-            host_calls: c.host_calls,
-            ntts: c.ntts,
-            compute_cycles: c.compute_cycles,
-            jobs: c.jobs,
-            link_bytes: c.link_bytes,
-            spi_cycles: c.spi_cycles,
-            modulus_loads: c.modulus_loads,
-            load_link_bytes: c.load_link_bytes,
-            load_spi_cycles: c.load_spi_cycles,
-        }
-    }
-}
-
-impl From<CostCounts> for Costs {
-    fn from(c: CostCounts) -> Self {
-        Costs {
-            device_calls: c.device_calls,
-            host_calls: c.host_calls,
-            ntts: c.ntts,
-            compute_cycles: c.compute_cycles,
-            jobs: c.jobs,
-            link_bytes: c.link_bytes,
-            spi_cycles: c.spi_cycles,
-            modulus_loads: c.modulus_loads,
-            load_link_bytes: c.load_link_bytes,
-            load_spi_cycles: c.load_spi_cycles,
-        }
-    }
+    pub costs: Costs,
 }
 
 impl PriceFile {
@@ -768,7 +718,7 @@ impl PriceFile {
                     op: s.op.name(),
                     inputs: s.inputs,
                     targets: s.targets,
-                    costs: (*c).into(),
+                    costs: *c,
                 })
                 .collect(),
             loads: p
@@ -776,7 +726,7 @@ impl PriceFile {
                 .iter()
                 .map(|(&m, c)| LoadPrice {
                     prime: m,
-                    costs: (*c).into(),
+                    costs: *c,
                 })
                 .collect(),
         }
@@ -808,7 +758,7 @@ impl PriceFile {
                     inputs: p.inputs,
                     targets: p.targets,
                 };
-                Ok((shape, p.costs.into()))
+                Ok((shape, p.costs))
             })
             .collect()
     }
@@ -819,7 +769,7 @@ impl PriceFile {
             pricer.set_price(shape, c);
         }
         for l in &self.loads {
-            pricer.set_load_price(l.prime, l.costs.into());
+            pricer.set_load_price(l.prime, l.costs);
         }
         Ok(())
     }

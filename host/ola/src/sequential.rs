@@ -202,6 +202,7 @@ fn top1(logits: &Tensor, labels: &[u8]) -> Result<f64> {
 mod tests {
     use super::*;
     use crate::demo;
+    use crate::model::values_f64;
 
     fn relu_outputs(model: &ResNet, x: &Tensor, polys: Option<&[Candidate]>) -> Vec<Vec<f32>> {
         let mut out = Vec::new();
@@ -244,12 +245,7 @@ mod tests {
         let mut indep = Vec::new();
         model
             .forward(&x, &mut |i, t| {
-                let v: Vec<f64> = t
-                    .flatten_all()?
-                    .to_vec1::<f32>()?
-                    .iter()
-                    .map(|&v| v as f64)
-                    .collect();
+                let v = values_f64(t)?;
                 let f = crate::fit::fit_layer(i, &v, max_abs[i], &[3], &[Family::Wls], &fo)?;
                 indep.push(f.candidates[0].clone());
                 Ok(t.relu()?)

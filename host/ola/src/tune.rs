@@ -278,6 +278,7 @@ mod tests {
     use super::*;
     use crate::demo;
     use crate::fit::{FitOptions, fit_layer};
+    use crate::model::values_f64;
 
     /// Tuning lowers the distillation loss of the plan on the images it
     /// saw, keeps every degree, bound and family, and keeps a parity
@@ -291,12 +292,7 @@ mod tests {
         let mut chosen = Vec::new();
         model
             .forward(&x, &mut |i, t| {
-                let v: Vec<f64> = t
-                    .flatten_all()?
-                    .to_vec1::<f32>()?
-                    .iter()
-                    .map(|&v| v as f64)
-                    .collect();
+                let v = values_f64(t)?;
                 let m = v.iter().fold(0.0f64, |a, b| a.max(b.abs()));
                 let fam = if i % 2 == 0 {
                     Family::Wls
