@@ -168,7 +168,8 @@ struct OptimizeArgs {
     /// Calibration images the tuning cycles through.
     #[arg(long, default_value_t = 4000)]
     tune_images: usize,
-    /// Tuning learning rate (on coefficients divided by B_i).
+    /// Tuning peak learning rate (on coefficients divided by B_i; warm-up,
+    /// then cosine decay).
     #[arg(long, default_value_t = 2e-3)]
     tune_lr: f64,
 }
@@ -311,6 +312,7 @@ fn run_optimize(a: &OptimizeArgs) -> Result<()> {
             batch: a.tune_batch,
             images: a.tune_images,
             lr: a.tune_lr,
+            ..Default::default()
         },
     };
     let report = optimize(&model, &calib, &test, &norm, &costs, &o)?;

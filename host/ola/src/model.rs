@@ -28,8 +28,89 @@ pub struct Conv {
 impl Conv {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let k = self.w.dim(2)?;
-        Ok(x.conv2d(&self.w, k / 2, self.stride, 1, 1)?
-            .broadcast_add(&self.b)?)
+        Ok(conv2d(x, &self.w, k / 2, self.stride)?.broadcast_add(&self.b)?)
+    }
+}
+
+/// `x.conv2d(w, padding, stride)`. When `x` is differentiated but the
+/// weights are fixed (sensitivities, coefficient tuning), a custom op
+/// whose backward computes only `∂/∂x`, as a convolution of the (dilated)
+/// output gradient with the flipped, transposed kernel: candle's own
+/// backward also computes the kernel's gradient and runs a naive
+/// transposed convolution, most of a tuning step's time.
+pub fn conv2d(x: &Tensor, w: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
+    let k = w.dim(2)?;
+    if x.track_op() && !w.track_op() && stride <= 2 && padding < k {
+        return Ok(x.contiguous()?.apply_op1(FixedConv {
+            w: w.clone(),
+            padding,
+            stride,
+        })?);
+    }
+    Ok(x.conv2d(w, padding, stride, 1, 1)?)
+}
+
+/// The op behind [`conv2d`]'s fixed-weight path.
+struct FixedConv {
+    w: Tensor,
+    padding: usize,
+    stride: usize,
+}
+
+impl candle_core::CustomOp1 for FixedConv {
+    fn name(&self) -> &'static str {
+        "conv2d-fixed-weights"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s: &candle_core::CpuStorage,
+        l: &candle_core::Layout,
+    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let (a, b) = l
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("conv2d: non-contiguous input".into()))?;
+        let x = Tensor::from_slice(&s.as_slice::<f32>()?[a..b], l.shape(), &Device::Cpu)?;
+        let y = x.conv2d(&self.w, self.padding, self.stride, 1, 1)?;
+        let shape = y.shape().clone();
+        Ok((
+            candle_core::CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?),
+            shape,
+        ))
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let k = self.w.dim(2)?;
+        // Zeros between the gradient's rows and columns undo the stride.
+        let g = if self.stride == 2 {
+            let (n, c, h, w) = grad.dims4()?;
+            let z = grad.zeros_like()?;
+            let g = Tensor::stack(&[grad, &z], 4)?.reshape((n, c, h, 2 * w))?;
+            let z = g.zeros_like()?;
+            Tensor::stack(&[&g, &z], 3)?.reshape((n, c, 2 * h, 2 * w))?
+        } else {
+            grad.clone()
+        };
+        let wt = self
+            .w
+            .transpose(0, 1)?
+            .contiguous()?
+            .flip(&[2, 3])?
+            .contiguous()?;
+        let gx = g.conv2d(&wt, k - 1 - self.padding, 1, 1, 1)?;
+        if gx.dims() != arg.dims() {
+            return Err(candle_core::Error::Msg(format!(
+                "conv2d backward: gradient {:?} for an input {:?} (odd sizes are not supported)",
+                gx.dims(),
+                arg.dims()
+            )));
+        }
+        Ok(Some(gx))
     }
 }
 
@@ -342,7 +423,7 @@ impl ResNet {
             let a = next(&b.conv1.forward(&h)?, act)?;
             let c = b.conv2.forward(&a)?;
             let sc = match &b.shortcut {
-                Some(k) => h.conv2d(k, 0, 2, 1, 1)?,
+                Some(k) => conv2d(&h, k, 0, 2)?,
                 None => h,
             };
             h = next(&(c + sc)?, act)?;
@@ -514,4 +595,57 @@ pub fn write_safetensors(
     out.extend(data);
     std::fs::write(path, out)
         .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Var;
+
+    /// The fixed-weight convolution equals candle's in value and in the
+    /// input's gradient, for the ResNets' three shapes (3 × 3 stride 1 and
+    /// 2, the 1 × 1 stride-2 shortcut).
+    #[test]
+    fn fixed_weight_conv_matches_candle_value_and_input_gradient() {
+        let dev = Device::Cpu;
+        let val = |n: usize, seed: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| (((i * 7919 + seed * 104729) % 2003) as f32 / 1001.5) - 1.0)
+                .collect()
+        };
+        for (k, pad, stride) in [(3, 1, 1), (3, 1, 2), (1, 0, 2)] {
+            let (n, ci, co, side) = (2, 3, 4, 8);
+            let x = Var::from_tensor(
+                &Tensor::from_vec(val(n * ci * side * side, 1), (n, ci, side, side), &dev).unwrap(),
+            )
+            .unwrap();
+            let w = Tensor::from_vec(val(co * ci * k * k, 2), (co, ci, k, k), &dev).unwrap();
+            let ours = conv2d(x.as_tensor(), &w, pad, stride).unwrap();
+            let theirs = x.as_tensor().conv2d(&w, pad, stride, 1, 1).unwrap();
+            assert_eq!(ours.dims(), theirs.dims());
+            let r = Tensor::from_vec(val(ours.elem_count(), 3), ours.dims(), &dev).unwrap();
+            let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            for (a, b) in flat(&ours).iter().zip(flat(&theirs)) {
+                assert!((a - b).abs() < 1e-4, "value {a} vs {b}");
+            }
+            let ga = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let gb = (theirs * &r)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let (ga, gb) = (
+                flat(ga.get(x.as_tensor()).unwrap()),
+                flat(gb.get(x.as_tensor()).unwrap()),
+            );
+            assert!(ga.iter().any(|v| v.abs() > 0.1));
+            for (a, b) in ga.iter().zip(&gb) {
+                assert!(
+                    (a - b).abs() < 1e-4,
+                    "k {k} stride {stride}: grad {a} vs {b}"
+                );
+            }
+        }
+    }
 }

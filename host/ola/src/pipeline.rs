@@ -371,8 +371,21 @@ pub fn optimize(
         pb.finish_and_clear();
         if o.tune.steps > 0 {
             let pb = bar(o.quiet, "coefficient tuning");
+            let t0 = Instant::now();
             let t = tune(model, calib, norm, &cands, &o.tune, &pb)?;
             pb.finish_and_clear();
+            if !o.quiet {
+                eprintln!(
+                    "tuning at {:.3}: {} steps in {:.1} s, batch loss {:.4} -> {:.4}, held-back loss {:.4} -> {:.4}",
+                    b / baseline_cycles,
+                    o.tune.steps,
+                    t0.elapsed().as_secs_f64(),
+                    t.loss.0,
+                    t.loss.1,
+                    t.check.0,
+                    t.check.1
+                );
+            }
             cands = t.chosen;
             let polys: Vec<ChebyshevPoly> = cands.iter().map(|c| c.poly.clone()).collect();
             top1 = Some((sc.exact_top1(), sc.top1_with(model, &polys)?));
