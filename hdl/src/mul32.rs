@@ -32,24 +32,8 @@ pub struct Mul32 {
     p11: DFF<Bits<32>>,
     lo_r: DFF<Bits<32>>,
     hi_r: DFF<Bits<32>>,
-    // Sum of the three contributions to bits 16..32 (at most 18 bits):
-    // its bits above 15 (0, 1 or 2) carry into the high word.
+    // Sum of the three contributions to bits 16..32 (at most 18 bits).
     middle: Signal<Local, Bits<32>>,
-    // The low word p00 + (p01 << 16) + (p10 << 16) as carry-save terms.
-    lo_save: Signal<Local, Bits<32>>,
-    lo_carry: Signal<Local, Bits<32>>,
-    // The high word without that carry, as carry-save terms, and with a
-    // carry of 2 folded in: the three candidates add in parallel with
-    // `middle`, which only selects.
-    hi_save: Signal<Local, Bits<32>>,
-    hi_carry: Signal<Local, Bits<32>>,
-    hi_save_two: Signal<Local, Bits<32>>,
-    hi_carry_two: Signal<Local, Bits<32>>,
-    p01_high: Signal<Local, Bits<32>>,
-    p10_high: Signal<Local, Bits<32>>,
-    p01_shifted: Signal<Local, Bits<32>>,
-    p10_shifted: Signal<Local, Bits<32>>,
-    two: Constant<Bits<32>>,
     low_half_mask: Constant<Bits<32>>,
     half_shift: Constant<Bits<32>>,
 }
@@ -69,17 +53,6 @@ impl Default for Mul32 {
             lo_r: Default::default(),
             hi_r: Default::default(),
             middle: Default::default(),
-            lo_save: Default::default(),
-            lo_carry: Default::default(),
-            hi_save: Default::default(),
-            hi_carry: Default::default(),
-            hi_save_two: Default::default(),
-            hi_carry_two: Default::default(),
-            p01_high: Default::default(),
-            p10_high: Default::default(),
-            p01_shifted: Default::default(),
-            p10_shifted: Default::default(),
-            two: Constant::new(2.into()),
             low_half_mask: Constant::new(0xFFFF.into()),
             half_shift: Constant::new(16.into()),
         }
@@ -94,38 +67,15 @@ impl Logic for Mul32 {
         self.p01.d.next = self.a.val().get_bits::<16>(0) * self.b.val().get_bits::<16>(16);
         self.p10.d.next = self.a.val().get_bits::<16>(16) * self.b.val().get_bits::<16>(0);
         self.p11.d.next = self.a.val().get_bits::<16>(16) * self.b.val().get_bits::<16>(16);
-        // One adder deep each (ECP5 timing): three-operand sums go through
-        // a carry-save level (x ^ y ^ z, majority << 1) first.
         self.middle.next = (self.p00.q.val() >> self.half_shift.val())
             + (self.p01.q.val() & self.low_half_mask.val())
             + (self.p10.q.val() & self.low_half_mask.val());
-        self.p01_shifted.next = self.p01.q.val() << self.half_shift.val();
-        self.p10_shifted.next = self.p10.q.val() << self.half_shift.val();
-        self.lo_save.next = self.p00.q.val() ^ self.p01_shifted.val() ^ self.p10_shifted.val();
-        self.lo_carry.next = ((self.p00.q.val() & self.p01_shifted.val())
-            | (self.p00.q.val() & self.p10_shifted.val())
-            | (self.p01_shifted.val() & self.p10_shifted.val()))
-            << 1;
-        self.lo_r.d.next = self.lo_save.val() + self.lo_carry.val();
-        self.p01_high.next = self.p01.q.val() >> self.half_shift.val();
-        self.p10_high.next = self.p10.q.val() >> self.half_shift.val();
-        self.hi_save.next = self.p11.q.val() ^ self.p01_high.val() ^ self.p10_high.val();
-        self.hi_carry.next = ((self.p11.q.val() & self.p01_high.val())
-            | (self.p11.q.val() & self.p10_high.val())
-            | (self.p01_high.val() & self.p10_high.val()))
-            << 1;
-        self.hi_save_two.next = self.hi_save.val() ^ self.hi_carry.val() ^ self.two.val();
-        self.hi_carry_two.next = ((self.hi_save.val() & self.hi_carry.val())
-            | (self.hi_save.val() & self.two.val())
-            | (self.hi_carry.val() & self.two.val()))
-            << 1;
-        if self.middle.val().get_bit(17) {
-            self.hi_r.d.next = self.hi_save_two.val() + self.hi_carry_two.val();
-        } else if self.middle.val().get_bit(16) {
-            self.hi_r.d.next = self.hi_save.val() + (self.hi_carry.val() | 1);
-        } else {
-            self.hi_r.d.next = self.hi_save.val() + self.hi_carry.val();
-        }
+        self.lo_r.d.next = (self.p00.q.val() & self.low_half_mask.val())
+            | (self.middle.val() << self.half_shift.val());
+        self.hi_r.d.next = self.p11.q.val()
+            + (self.p01.q.val() >> self.half_shift.val())
+            + (self.p10.q.val() >> self.half_shift.val())
+            + (self.middle.val() >> self.half_shift.val());
         self.lo.next = self.lo_r.q.val();
         self.hi.next = self.hi_r.q.val();
     }
@@ -214,8 +164,6 @@ pub struct MulLow32 {
     p01: DFF<Bits<32>>,
     p10: DFF<Bits<32>>,
     lo_r: DFF<Bits<32>>,
-    p01_shifted: Signal<Local, Bits<32>>,
-    p10_shifted: Signal<Local, Bits<32>>,
     half_shift: Constant<Bits<32>>,
 }
 
@@ -230,8 +178,6 @@ impl Default for MulLow32 {
             p01: Default::default(),
             p10: Default::default(),
             lo_r: Default::default(),
-            p01_shifted: Default::default(),
-            p10_shifted: Default::default(),
             half_shift: Constant::new(16.into()),
         }
     }
@@ -244,14 +190,8 @@ impl Logic for MulLow32 {
         self.p00.d.next = self.a.val().get_bits::<16>(0) * self.b.val().get_bits::<16>(0);
         self.p01.d.next = self.a.val().get_bits::<16>(0) * self.b.val().get_bits::<16>(16);
         self.p10.d.next = self.a.val().get_bits::<16>(16) * self.b.val().get_bits::<16>(0);
-        // p00 + (p01 << 16) + (p10 << 16) through a carry-save level.
-        self.p01_shifted.next = self.p01.q.val() << self.half_shift.val();
-        self.p10_shifted.next = self.p10.q.val() << self.half_shift.val();
-        self.lo_r.d.next = (self.p00.q.val() ^ self.p01_shifted.val() ^ self.p10_shifted.val())
-            + (((self.p00.q.val() & self.p01_shifted.val())
-                | (self.p00.q.val() & self.p10_shifted.val())
-                | (self.p01_shifted.val() & self.p10_shifted.val()))
-                << 1);
+        self.lo_r.d.next =
+            self.p00.q.val() + ((self.p01.q.val() + self.p10.q.val()) << self.half_shift.val());
         self.lo.next = self.lo_r.q.val();
     }
 }
