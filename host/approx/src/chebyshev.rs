@@ -123,6 +123,24 @@ pub(crate) fn clenshaw(c: &[f64], t: f64) -> f64 {
     c[0] + t * b1 - b2
 }
 
+/// `acc[k] += w · T_k(t)` for every `k < acc.len()` (by the three-term
+/// recurrence): a weighted sample's contribution to each basis term.
+pub fn add_scaled_basis(w: f64, t: f64, acc: &mut [f64]) {
+    let (mut tkm1, mut tk) = (1.0, t);
+    if let Some(a0) = acc.first_mut() {
+        *a0 += w;
+    }
+    if let Some(a1) = acc.get_mut(1) {
+        *a1 += w * t;
+    }
+    for ak in acc.iter_mut().skip(2) {
+        let tkp1 = 2.0 * t * tk - tkm1;
+        *ak += w * tkp1;
+        tkm1 = tk;
+        tk = tkp1;
+    }
+}
+
 /// The `n` Chebyshev points of the first kind, `cos(pi (j + 1/2) / n)`.
 pub fn chebyshev_nodes(n: usize) -> Vec<f64> {
     (0..n)
@@ -138,17 +156,7 @@ pub(crate) fn coeffs_from_node_values(values: &[f64]) -> Vec<f64> {
     let nodes = chebyshev_nodes(n);
     let mut c = vec![0.0; n];
     for (&t, &v) in nodes.iter().zip(values) {
-        let (mut tkm1, mut tk) = (1.0, t);
-        c[0] += v;
-        if n > 1 {
-            c[1] += v * t;
-        }
-        for ck in c.iter_mut().skip(2) {
-            let tkp1 = 2.0 * t * tk - tkm1;
-            *ck += v * tkp1;
-            tkm1 = tk;
-            tk = tkp1;
-        }
+        add_scaled_basis(v, t, &mut c);
     }
     let scale = 2.0 / n as f64;
     for ck in &mut c {

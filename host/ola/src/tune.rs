@@ -16,7 +16,7 @@
 
 use candle_core::{DType, Tensor, Var};
 use indicatif::ProgressBar;
-use ola_approx::ChebyshevPoly;
+use ola_approx::{ChebyshevPoly, add_scaled_basis};
 
 use crate::cifar::{Dataset, Normalization};
 use crate::error::{Error, Result};
@@ -185,17 +185,7 @@ impl candle_core::CustomOp2 for ChebOp {
             for j in r {
                 let (u, g) = (xv[j] as f64 * inv, gv[j] as f64);
                 gx.push((g * clenshaw(&dc, u) * inv) as f32);
-                let (mut t0, mut t1) = (1.0, u);
-                gc[0] += g;
-                if n > 1 {
-                    gc[1] += g * u;
-                }
-                for slot in gc.iter_mut().skip(2) {
-                    let t2 = 2.0 * u * t1 - t0;
-                    *slot += g * t2;
-                    t0 = t1;
-                    t1 = t2;
-                }
+                add_scaled_basis(g, u, &mut gc);
             }
             (gx, gc)
         });
@@ -524,21 +514,12 @@ mod tests {
         let loss = |t: &Tensor| (t * &w).unwrap().sum_all().unwrap();
         let g_op = loss(&y).backward().unwrap();
         let g_ref = loss(&acc).backward().unwrap();
+        let grad = |g: &candle_core::backprop::GradStore, v: &Var| {
+            let t = g.get(v.as_tensor()).unwrap();
+            t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        };
         for v in [&x, &c] {
-            let a = g_op
-                .get(v.as_tensor())
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap();
-            let b = g_ref
-                .get(v.as_tensor())
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap();
+            let (a, b) = (grad(&g_op, v), grad(&g_ref, v));
             let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
             for (p, q) in a.iter().zip(&b) {
                 assert!((p - q).abs() <= 1e-4 * scale, "{p} vs {q}");
