@@ -105,7 +105,7 @@ impl ChebyshevPoly {
 }
 
 /// Clenshaw's recurrence for `sum_k c[k] T_k(t)`.
-pub(crate) fn clenshaw(c: &[f64], t: f64) -> f64 {
+pub fn clenshaw(c: &[f64], t: f64) -> f64 {
     let n = c.len();
     if n == 0 {
         return 0.0;

@@ -35,7 +35,7 @@ mod sign_degrees;
 mod wls;
 
 pub use activation::{Activation, Target};
-pub use chebyshev::{ChebyshevPoly, MAX_DEGREE, add_scaled_basis, chebyshev_nodes};
+pub use chebyshev::{ChebyshevPoly, MAX_DEGREE, add_scaled_basis, chebyshev_nodes, clenshaw};
 pub use distribution::InputDistribution;
 pub use error::{ApproxError, Result};
 pub use kmeans::{KmeansFit, interpolate_points, kmeans, kmeans_interpolation};

@@ -16,7 +16,7 @@
 
 use candle_core::{DType, Tensor, Var};
 use indicatif::ProgressBar;
-use ola_approx::{ChebyshevPoly, add_scaled_basis};
+use ola_approx::{ChebyshevPoly, add_scaled_basis, clenshaw};
 
 use crate::cifar::{Dataset, Normalization};
 use crate::error::{Error, Result};
@@ -92,17 +92,6 @@ fn f32_data<'a>(
         .contiguous_offsets()
         .ok_or_else(|| candle_core::Error::Msg("chebyshev op: non-contiguous input".into()))?;
     Ok(&s.as_slice::<f32>()?[a..b])
-}
-
-/// `Σ_k c_k T_k(u)` by Clenshaw.
-fn clenshaw(c: &[f64], u: f64) -> f64 {
-    let (mut b1, mut b2) = (0.0, 0.0);
-    for &ck in c.iter().skip(1).rev() {
-        let b0 = 2.0 * u * b1 - b2 + ck;
-        b2 = b1;
-        b1 = b0;
-    }
-    c.first().copied().unwrap_or(0.0) + u * b1 - b2
 }
 
 /// Chebyshev coefficients of `d/du Σ_k c_k T_k(u)`.
