@@ -18,6 +18,7 @@ pub mod demo;
 pub mod dp;
 pub mod error;
 pub mod fit;
+pub mod measured;
 pub mod model;
 pub mod offload;
 pub mod pipeline;

@@ -432,6 +432,56 @@ impl ResNet {
         Ok(pooled.matmul(&self.fc_w.t()?)?.broadcast_add(&self.fc_b)?)
     }
 
+    /// The rest of the forward pass from ReLU `start`'s input `input`:
+    /// `act` is called for ReLUs `start..` as in [`ResNet::forward`]. A
+    /// block's first ReLU (odd `start`) also needs the block's input
+    /// `block_in` for the shortcut (the output of ReLU `start − 1`); other
+    /// starts ignore it. Lets a caller that cached a layer's input replay
+    /// only the layers after it.
+    pub fn forward_from(
+        &self,
+        start: usize,
+        input: &Tensor,
+        block_in: Option<&Tensor>,
+        act: &mut dyn FnMut(usize, &Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        if start >= self.relu_count() {
+            return Err(Error::new(format!(
+                "forward_from: ReLU {start} of {}",
+                self.relu_count()
+            )));
+        }
+        let (mut h, first_block) = if start % 2 == 1 {
+            // Block (start − 1)/2's first ReLU: finish that block.
+            let b = &self.blocks[(start - 1) / 2];
+            let h_in = block_in.ok_or_else(|| {
+                Error::new(format!(
+                    "forward_from: ReLU {start} needs its block's input"
+                ))
+            })?;
+            let a = act(start, input)?;
+            let c = b.conv2.forward(&a)?;
+            let sc = match &b.shortcut {
+                Some(k) => conv2d(h_in, k, 0, 2)?,
+                None => h_in.clone(),
+            };
+            (act(start + 1, &(c + sc)?)?, (start - 1) / 2 + 1)
+        } else {
+            (act(start, input)?, start / 2)
+        };
+        for (bi, b) in self.blocks.iter().enumerate().skip(first_block) {
+            let a = act(2 * bi + 1, &b.conv1.forward(&h)?)?;
+            let c = b.conv2.forward(&a)?;
+            let sc = match &b.shortcut {
+                Some(k) => conv2d(&h, k, 0, 2)?,
+                None => h,
+            };
+            h = act(2 * bi + 2, &(c + sc)?)?;
+        }
+        let pooled = h.mean((2, 3))?;
+        Ok(pooled.matmul(&self.fc_w.t()?)?.broadcast_add(&self.fc_b)?)
+    }
+
     /// Logits with exact ReLUs.
     pub fn logits(&self, x: &Tensor) -> Result<Tensor> {
         self.forward(x, &mut |_, x| Ok(x.relu()?))

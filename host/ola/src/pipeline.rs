@@ -14,6 +14,7 @@ use crate::costs::CostTable;
 use crate::dp::{Choice, solve};
 use crate::error::{Error, Result};
 use crate::fit::{Candidate, Family, FitOptions, LayerFit, candidate_cycles, fit_layer};
+use crate::measured::{Context, layer_losses};
 use crate::model::ResNet;
 use crate::plan::{Plan, PlanLayer};
 use crate::sequential::{SeqCalib, sequential_pass};
@@ -69,6 +70,14 @@ pub struct OptimizeOptions {
     /// End-to-end coefficient tuning of the plan's polynomials after the
     /// sequential passes ([`crate::tune`]; `steps` 0: off).
     pub tune: TuneOptions,
+    /// Local search on measured losses, on this many calibration images
+    /// (the first ones; 0: off). The first DP uses `A_i · E_i(d)` (or
+    /// `V_i`); every sequential pass but the last then measures, around
+    /// the plan it applied, the change of the plan's loss when one layer
+    /// moves to another candidate ([`crate::measured::Context::Plan`]),
+    /// and the DP re-solves on those changes with each layer kept within
+    /// one level of its planned candidate.
+    pub measure_images: usize,
 }
 
 impl Default for OptimizeOptions {
@@ -92,6 +101,7 @@ impl Default for OptimizeOptions {
             exact_targets: true,
             correlated: false,
             tune: TuneOptions::default(),
+            measure_images: 0,
         }
     }
 }
@@ -146,6 +156,18 @@ pub struct Report {
     pub timings: [f64; 5],
 }
 
+/// The DP error of a candidate outside the measured search's reach (a
+/// capped KL is at most 1).
+const OUT_OF_REACH: f64 = 1e6;
+
+/// Levels a candidate consumes (0 when the table cannot price it).
+fn candidate_levels(costs: &CostTable, family: Family, degree: usize) -> u32 {
+    match family {
+        Family::Parity => costs.entry(degree / 2).map_or(0, |e| e.levels + 1),
+        _ => costs.entry(degree).map_or(0, |e| e.levels),
+    }
+}
+
 /// A progress bar (hidden when quiet).
 pub fn bar(quiet: bool, what: &str) -> ProgressBar {
     if quiet {
@@ -182,6 +204,11 @@ pub fn optimize(
 ) -> Result<Report> {
     if o.families.is_empty() {
         return Err(Error::new("no approximation family to choose from"));
+    }
+    if o.measure_images > 0 && o.refit < 2 {
+        return Err(Error::new(
+            "the measured local search runs in the sequential passes before the last: it needs --refit 2 or more",
+        ));
     }
     if o.families.contains(&Family::Parity) && candidate_cycles(costs, Family::Parity, 2).is_none()
     {
@@ -265,23 +292,86 @@ pub fn optimize(
             independent
         }
     };
-    let items_of = |fits: &[LayerFit]| -> Result<Vec<Vec<Choice>>> {
+    // `meas[i][j]`: measured error of fits[i].candidates[j], replacing `err_of`.
+    let items_of = |fits: &[LayerFit], meas: Option<&[Vec<f64>]>| -> Result<Vec<Vec<Choice>>> {
         fits.iter()
             .enumerate()
             .map(|(i, f)| {
                 f.candidates
                     .iter()
-                    .map(|c| {
+                    .enumerate()
+                    .map(|(j, c)| {
                         Ok(Choice {
                             cost: cost_of(i, c.family, c.degree)?,
-                            err: err_of(i, c),
+                            err: meas.map_or_else(|| err_of(i, c), |m| m[i][j]),
                         })
                     })
                     .collect()
             })
             .collect()
     };
-    let items = items_of(&fits)?;
+    let mbatch = if o.measure_images > 0 {
+        Some(calib.batch(0, o.measure_images.min(calib.len()), norm)?.0)
+    } else {
+        None
+    };
+    // Marginal loss changes around a plan (`Context::Plan`), with every
+    // candidate more than one level away from the plan's priced out: the
+    // marginals are exact for one layer moving, not for many moving far.
+    let measure = |plan: &[Candidate], fits: &[LayerFit]| -> Result<Option<Vec<Vec<f64>>>> {
+        let Some(x) = &mbatch else { return Ok(None) };
+        let t0 = Instant::now();
+        let pb = bar(o.quiet, "measured layer losses");
+        let polys: Vec<ChebyshevPoly> = plan.iter().map(|c| c.poly.clone()).collect();
+        let reach = |p: &Candidate, c: &Candidate| {
+            candidate_levels(costs, p.family, p.degree)
+                .abs_diff(candidate_levels(costs, c.family, c.degree))
+                <= 1
+        };
+        // Only the reachable candidates are measured.
+        let near: Vec<LayerFit> = fits
+            .iter()
+            .zip(plan)
+            .map(|(f, p)| LayerFit {
+                bound: f.bound,
+                candidates: f
+                    .candidates
+                    .iter()
+                    .filter(|c| reach(p, c))
+                    .cloned()
+                    .collect(),
+            })
+            .collect();
+        let measured = layer_losses(model, x, Context::Plan(&polys), &near, &pb)?;
+        pb.finish_and_clear();
+        let m: Vec<Vec<f64>> = fits
+            .iter()
+            .zip(plan)
+            .zip(measured)
+            .map(|((f, p), row)| {
+                let mut row = row.into_iter();
+                f.candidates
+                    .iter()
+                    .map(|c| {
+                        if reach(p, c) {
+                            row.next().unwrap_or(OUT_OF_REACH)
+                        } else {
+                            OUT_OF_REACH
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        if !o.quiet {
+            eprintln!(
+                "measured layer losses: {:.1} s on {} images",
+                t0.elapsed().as_secs_f64(),
+                x.dims()[0]
+            );
+        }
+        Ok(Some(m))
+    };
+    let items = items_of(&fits, None)?;
     let span = o
         .sweep
         .iter()
@@ -319,16 +409,18 @@ pub fn optimize(
     } else {
         None
     };
-    type Planned = (Vec<Candidate>, f64, Option<(f64, f64)>);
+    type Planned = (Vec<Candidate>, f64, Option<(f64, f64)>, Vec<f64>);
     let plan_at = |b: f64, choice: Vec<usize>| -> Result<Planned> {
         let mut cands: Vec<Candidate> = choice
             .iter()
             .zip(&fits)
             .map(|(&j, f)| f.candidates[j].clone())
             .collect();
+        // The DP's error of each chosen candidate.
+        let mut errs: Vec<f64> = choice.iter().zip(&items).map(|(&j, l)| l[j].err).collect();
         let mut obj = sol.objective(k_of(b));
         let Some(sc) = &seq else {
-            return Ok((cands, obj, None));
+            return Ok((cands, obj, None, errs));
         };
         let pb = bar(o.quiet, "sequential calibration");
         pb.set_length(o.refit as u64);
@@ -355,11 +447,14 @@ pub fn optimize(
             if last {
                 cands = pass.chosen;
             } else {
-                let s = solve(&items_of(&pass.fits)?, b, o.dp_steps)?;
+                let meas = measure(&pass.chosen, &pass.fits)?;
+                let it = items_of(&pass.fits, meas.as_deref())?;
+                let s = solve(&it, b, o.dp_steps)?;
                 let ch = s
                     .choices(s.steps())
                     .ok_or_else(|| Error::new("sequential calibration: DP found no plan"))?;
                 obj = s.objective(s.steps());
+                errs = ch.iter().zip(&it).map(|(&j, l)| l[j].err).collect();
                 cands = ch
                     .iter()
                     .zip(&pass.fits)
@@ -390,14 +485,18 @@ pub fn optimize(
             let polys: Vec<ChebyshevPoly> = cands.iter().map(|c| c.poly.clone()).collect();
             top1 = Some((sc.exact_top1(), sc.top1_with(model, &polys)?));
         }
-        Ok((cands, obj, top1))
+        Ok((cands, obj, top1, errs))
     };
-    let (chosen, objective, calib_top1) = plan_at(budget, choice)?;
-    let layer_err: Vec<f64> = chosen
-        .iter()
-        .enumerate()
-        .map(|(i, c)| err_of(i, c))
-        .collect();
+    let (chosen, objective, calib_top1, dp_errs) = plan_at(budget, choice)?;
+    let layer_err: Vec<f64> = if mbatch.is_some() {
+        dp_errs
+    } else {
+        chosen
+            .iter()
+            .enumerate()
+            .map(|(i, c)| err_of(i, c))
+            .collect()
+    };
     let t_seq = t_seq0.elapsed().as_secs_f64();
     let mut total = 0.0;
     let mut layers = Vec::new();
@@ -477,7 +576,7 @@ pub fn optimize(
         let k = k_of(f * baseline_cycles);
         let Some(ch) = sol.choices(k) else { continue };
         let (cands, objective, calib_top1, acc) = if o.sweep_measure {
-            let (cands, obj, ct) = plan_at(f * baseline_cycles, ch)?;
+            let (cands, obj, ct, _) = plan_at(f * baseline_cycles, ch)?;
             let polys: Vec<ChebyshevPoly> = cands.iter().map(|c| c.poly.clone()).collect();
             let a = eval(&format!("sweep {f:.2}"), Activations::Polys(&polys))?.top1;
             (cands, obj, ct, Some(a))
@@ -629,4 +728,61 @@ pub fn render(report: &Report, model: &ResNet, costs: &CostTable) -> String {
         d * 1e3
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo;
+
+    /// With `measure_images`, the re-solved DP prices candidates by the
+    /// measured marginal loss changes around the applied plan: the plan
+    /// stays within one level of the first DP's on every layer, its DP
+    /// errors sum to the objective, and a layer whose candidate did not
+    /// move has a zero marginal (OLA's `A_i · E_i(d)` would be positive).
+    #[test]
+    fn measured_local_search_moves_at_most_a_level() {
+        let model = demo::init_resnet(1, 4, 5).unwrap();
+        let calib = demo::synthetic(32, 1);
+        let test = demo::synthetic(8, 2);
+        let costs = CostTable::measured().unwrap();
+        let o = OptimizeOptions {
+            budget: 0.25,
+            analysis: AnalysisOptions {
+                images: 32,
+                grad_images: 16,
+                ..Default::default()
+            },
+            degrees: (2, 15),
+            sweep: vec![0.25],
+            refit: 2,
+            refit_images: 32,
+            measure_images: 16,
+            skip_accuracy: true,
+            quiet: true,
+            ..Default::default()
+        };
+        let r = optimize(&model, &calib, &test, &demo::DEMO_NORM, &costs, &o).unwrap();
+        let first = &r.sweep[0].degrees;
+        let levels = |d: usize| costs.entry(d).unwrap().levels;
+        for (l, &d0) in r.plan.layers.iter().zip(first) {
+            assert!(
+                levels(l.degree).abs_diff(levels(d0)) <= 1,
+                "{} vs {d0}",
+                l.degree
+            );
+        }
+        let sum: f64 = r.layer_err.iter().sum();
+        assert!((sum - r.objective).abs() <= 1e-9 + 1e-6 * sum.abs());
+        assert!(
+            r.layer_err.iter().all(|e| e.abs() < 1.0),
+            "none out of reach"
+        );
+        for ((l, &d0), e) in r.plan.layers.iter().zip(first).zip(&r.layer_err) {
+            if l.degree == d0 {
+                assert!(e.abs() < 1e-6, "unmoved layer's marginal {e}");
+            }
+        }
+        assert!(r.plan.total_cycles <= r.plan.budget_cycles);
+    }
 }
