@@ -481,12 +481,14 @@ pub fn run_flow(options: &FlowOptions) -> Result<FlowReport, FlowError> {
         "top"
     };
 
-    let synth = match board.fpga {
-        Fpga::Ecp5 { .. } => "synth_ecp5",
-        Fpga::Ice40 { .. } => "synth_ice40",
+    // On ECP5 the multipliers' Verilog instantiates MULT18X18D with its
+    // registers (`ola_hdl::mul32::DspMul16`); elsewhere its behavioural model.
+    let (synth, defines) = match board.fpga {
+        Fpga::Ecp5 { .. } => ("synth_ecp5", format!("-D{} ", ola_hdl::mul32::ECP5_DEFINE)),
+        Fpga::Ice40 { .. } => ("synth_ice40", String::new()),
     };
     let script = format!(
-        "read_verilog {}; {synth} -top {top_module} -json netlist.json; stat",
+        "read_verilog {defines}{}; {synth} -top {top_module} -json netlist.json; stat",
         sources.join(" ")
     );
     run(

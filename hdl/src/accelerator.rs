@@ -24,8 +24,11 @@
 
 use rust_hdl::prelude::*;
 
-use crate::config::{Config, ERR_ACCESS_WHILE_BUSY, ERR_BAD_ADDRESS, ERR_BUSY};
-use crate::engine::Engine;
+use crate::config::{
+    Config, ERR_ACCESS_WHILE_BUSY, ERR_BAD_ADDRESS, ERR_BAD_SIZE, ERR_BUSY, ERR_OUT_OF_RANGE,
+    PIPELINE_LATENCY,
+};
+use crate::engine::{DerivedDescriptor, Engine};
 
 pub use ola_spec::{BUS_READ_LATENCY, map};
 
@@ -61,6 +64,15 @@ pub struct Accelerator<
     desc_b: DFF<Bits<32>>,
     desc_dst: DFF<Bits<32>>,
     desc_const: DFF<Bits<32>>,
+    // What the engine derives from log_n, computed when DESC_LOG_N is
+    // written (a start may follow the very next cycle); initialised to
+    // the values for log_n = 0, the register's reset value.
+    desc_mask: DFFWithInit<Bits<32>>,
+    desc_limit: DFFWithInit<Bits<32>>,
+    desc_size_flags: DFFWithInit<Bits<32>>,
+    desc_half_rows: DFFWithInit<Bits<32>>,
+    desc_gap: DFFWithInit<Bits<32>>,
+    desc_last_stage: DFFWithInit<Bits<32>>,
     mod_slot: DFF<Bits<32>>,
     mod_q: DFF<Bits<32>>,
     mod_m: DFF<Bits<32>>,
@@ -100,6 +112,20 @@ pub struct Accelerator<
     twiddle_words: Constant<Bits<32>>,
     early_words: Constant<Bits<32>>,
     in_range: Signal<Local, Bit>,
+    new_log_bits: Signal<Local, Bits<5>>,
+    new_size: Signal<Local, Bits<32>>,
+    new_half_log: Signal<Local, Bits<32>>,
+    new_half_bits: Signal<Local, Bits<5>>,
+    new_half_rows: Signal<Local, Bits<32>>,
+    new_size_flags: Signal<Local, Bits<32>>,
+    new_range_flag: Signal<Local, Bits<32>>,
+    one: Constant<Bits<32>>,
+    min_log_n: Constant<Bits<32>>,
+    log_max_n: Constant<Bits<32>>,
+    log_lanes_plus_one: Constant<Bits<32>>,
+    gap_base: Constant<Bits<32>>,
+    err_bad_size: Constant<Bits<32>>,
+    err_out_of_range: Constant<Bits<32>>,
 }
 
 impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M: usize>
@@ -109,6 +135,8 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
     pub fn new(config: &Config) -> Self {
         assert_eq!(BUS_READ_LATENCY, 2, "read_value, then answer_value");
         let c32 = |v: u64| Constant::new(v.into());
+        let reset = DerivedDescriptor::new(config, 0);
+        let init = |v: u32| DFFWithInit::new((v as u64).into());
         let config_word = config.lanes as u64
             | (config.log_max_n as u64) << 8
             | (config.word_bits as u64) << 16
@@ -129,6 +157,12 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             desc_b: Default::default(),
             desc_dst: Default::default(),
             desc_const: Default::default(),
+            desc_mask: init(reset.mask),
+            desc_limit: init(reset.limit),
+            desc_size_flags: init(reset.size_flags),
+            desc_half_rows: init(reset.half_rows),
+            desc_gap: init(reset.gap),
+            desc_last_stage: init(reset.last_stage),
             mod_slot: Default::default(),
             mod_q: Default::default(),
             mod_m: Default::default(),
@@ -165,6 +199,20 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             twiddle_words: c32(config.twiddle_words() as u64),
             early_words: c32(config.early_twiddle_words() as u64),
             in_range: Default::default(),
+            new_log_bits: Default::default(),
+            new_size: Default::default(),
+            new_half_log: Default::default(),
+            new_half_bits: Default::default(),
+            new_half_rows: Default::default(),
+            new_size_flags: Default::default(),
+            new_range_flag: Default::default(),
+            one: c32(1),
+            min_log_n: c32(config.min_log_n() as u64),
+            log_max_n: c32(config.log_max_n as u64),
+            log_lanes_plus_one: c32(config.log_lanes() as u64 + 1),
+            gap_base: c32(PIPELINE_LATENCY as u64 + 2),
+            err_bad_size: c32(ERR_BAD_SIZE as u64),
+            err_out_of_range: c32(ERR_OUT_OF_RANGE as u64),
         }
     }
 }
@@ -192,6 +240,12 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             desc_b,
             desc_dst,
             desc_const,
+            desc_mask,
+            desc_limit,
+            desc_size_flags,
+            desc_half_rows,
+            desc_gap,
+            desc_last_stage,
             mod_slot,
             mod_q,
             mod_m,
@@ -224,6 +278,29 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         self.engine.desc_b.next = self.desc_b.q.val();
         self.engine.desc_dst.next = self.desc_dst.q.val();
         self.engine.desc_const.next = self.desc_const.q.val();
+        self.engine.desc_mask.next = self.desc_mask.q.val();
+        self.engine.desc_limit.next = self.desc_limit.q.val();
+        self.engine.desc_size_flags.next = self.desc_size_flags.q.val();
+        self.engine.desc_half_rows.next = self.desc_half_rows.q.val();
+        self.engine.desc_gap.next = self.desc_gap.q.val();
+        self.engine.desc_last_stage.next = self.desc_last_stage.q.val();
+
+        // DerivedDescriptor of the word being written, for DESC_LOG_N.
+        self.new_log_bits.next = self.bus_write_data.val().get_bits::<5>(0);
+        self.new_size.next = self.one.val() << self.new_log_bits.val();
+        self.new_half_log.next = self.bus_write_data.val() - self.log_lanes_plus_one.val();
+        self.new_half_bits.next = self.new_half_log.val().get_bits::<5>(0);
+        self.new_half_rows.next = self.one.val() << self.new_half_bits.val();
+        self.new_size_flags.next = 0.into();
+        self.new_range_flag.next = 0.into();
+        if (self.bus_write_data.val() < self.min_log_n.val())
+            | (self.bus_write_data.val() > self.log_max_n.val())
+        {
+            self.new_size_flags.next = self.err_bad_size.val();
+        }
+        if self.new_size.val() > self.user_words.val() {
+            self.new_range_flag.next = self.err_out_of_range.val();
+        }
         self.engine.mod_slot.next = self.mod_slot.q.val();
         self.engine.mod_q.next = self.mod_q.q.val();
         self.engine.mod_m.next = self.mod_m.q.val();
@@ -365,6 +442,18 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                     self.desc_op.d.next = self.bus_write_data.val();
                 } else if self.offset.val() == 0x11 {
                     self.desc_log_n.d.next = self.bus_write_data.val();
+                    self.desc_mask.d.next = self.new_size.val() - 1;
+                    self.desc_limit.d.next = self.user_words.val() - self.new_size.val();
+                    self.desc_size_flags.d.next =
+                        self.new_size_flags.val() | self.new_range_flag.val();
+                    self.desc_half_rows.d.next = self.new_half_rows.val();
+                    if (self.new_half_rows.val() >> 1) >= self.gap_base.val() {
+                        self.desc_gap.d.next = 0.into();
+                    } else {
+                        self.desc_gap.d.next =
+                            self.gap_base.val() - (self.new_half_rows.val() >> 1);
+                    }
+                    self.desc_last_stage.d.next = self.bus_write_data.val() - 1;
                 } else if self.offset.val() == 0x12 {
                     self.desc_slot.d.next = self.bus_write_data.val();
                 } else if self.offset.val() == 0x13 {

@@ -40,11 +40,14 @@
 //! on `t + 2` ([`BUS_READ_LATENCY`], what the bus promises), so no block-RAM
 //! output feeds it directly.
 //!
-//! **Start.** A start's descriptor checks (range and alignment adders,
-//! compares, the slot's validity) are registered in the start's cycle; the
-//! job is accepted or refused the cycle after ([`START_LATENCY`]), and the
-//! job registers load then without depending on the checks. `busy` covers
-//! that cycle, so the bus refuses a second start or a memory access in it.
+//! **Start.** A start's descriptor checks (alignment masks and range
+//! compares against registers derived from `log_n` when it was written —
+//! [`DerivedDescriptor`] — and the slot's validity) are registered in the
+//! start's cycle, with the descriptor's decode (operation, first target,
+//! the slot's modulus); the job is accepted or refused the cycle after
+//! ([`START_LATENCY`]), and the job registers load then from those
+//! registers, without depending on the checks. `busy` covers that cycle,
+//! so the bus refuses a second start or a memory access in it.
 //!
 //! Exact cycle counts: [`Config::ntt_cycles`], [`Config::vector_cycles`].
 //!
@@ -64,6 +67,51 @@ use crate::config::{
 use crate::lane::{LANE_LATENCY, Lane};
 
 pub use ola_spec::JobOp;
+
+/// The engine inputs derived from `desc_log_n` ([`Engine`]'s `desc_mask`,
+/// `desc_limit`, `desc_size_flags`, `desc_half_rows`, `desc_gap`,
+/// `desc_last_stage`), as the accelerator's registers compute them when
+/// `DESC_LOG_N` is written (32-bit wrapping arithmetic, the size from the
+/// low five bits of `log_n`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DerivedDescriptor {
+    /// `N − 1`.
+    pub mask: u32,
+    /// `user_words − N`.
+    pub limit: u32,
+    /// `ERR_BAD_SIZE` and/or `ERR_OUT_OF_RANGE` (when `N > user_words`).
+    pub size_flags: u32,
+    /// `2^((log_n − log2 P − 1) mod 32)`.
+    pub half_rows: u32,
+    /// Idle cycles between NTT stages.
+    pub gap: u32,
+    /// `log_n − 1`.
+    pub last_stage: u32,
+}
+
+impl DerivedDescriptor {
+    /// The derived inputs for `log_n` in `config`.
+    pub fn new(config: &Config, log_n: u32) -> Self {
+        let size = 1u32 << (log_n & 31);
+        let user = config.user_words() as u32;
+        let mut size_flags = 0;
+        if log_n < config.min_log_n() || log_n > config.log_max_n {
+            size_flags |= ERR_BAD_SIZE;
+        }
+        if size > user {
+            size_flags |= ERR_OUT_OF_RANGE;
+        }
+        let half_rows = 1u32 << (log_n.wrapping_sub(config.log_lanes() + 1) & 31);
+        DerivedDescriptor {
+            mask: size.wrapping_sub(1),
+            limit: user.wrapping_sub(size),
+            size_flags,
+            half_rows,
+            gap: (PIPELINE_LATENCY as u32 + 2).saturating_sub(half_rows >> 1),
+            last_stage: log_n.wrapping_sub(1),
+        }
+    }
+}
 
 /// The engine of one configuration: `P` lanes, data banks with `DA`
 /// address bits, main / early twiddle memories with `TA` / `EA` address
@@ -93,6 +141,23 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     pub desc_dst: Signal<In, Bits<32>>,
     /// Constant of `MulConst` (reduced).
     pub desc_const: Signal<In, Bits<32>>,
+    /// `N − 1` for `desc_log_n`, with `N = 2^(log_n mod 32)`. This and the
+    /// other `desc_*` quantities derived from `desc_log_n` come from
+    /// registers written with it (see [`DerivedDescriptor`]), so that the
+    /// start's checks are one compare each, not a shifter and adders.
+    pub desc_mask: Signal<In, Bits<32>>,
+    /// `user_words − N` (wrapping): an operand `x` is out of range exactly
+    /// when `x > desc_limit`, or when `N > user_words`.
+    pub desc_limit: Signal<In, Bits<32>>,
+    /// `ERR_BAD_SIZE` when `desc_log_n` is outside the configuration's
+    /// sizes, `ERR_OUT_OF_RANGE` when `N > user_words`.
+    pub desc_size_flags: Signal<In, Bits<32>>,
+    /// Rows per half of a buffer: `2^((log_n − log2 P − 1) mod 32)`.
+    pub desc_half_rows: Signal<In, Bits<32>>,
+    /// Idle cycles between NTT stages (`Config::stage_gap`).
+    pub desc_gap: Signal<In, Bits<32>>,
+    /// `desc_log_n − 1` (wrapping): the last stage's index.
+    pub desc_last_stage: Signal<In, Bits<32>>,
     /// A job is starting or running: from the cycle after `start` to the
     /// cycle of `done` (or of `reject`).
     pub busy: Signal<Out, Bit>,
@@ -145,20 +210,42 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     // error flags as of the cycle before (registered every cycle).
     start_pending: DFF<Bit>,
     pending_flags: DFF<Bits<32>>,
+    // The descriptor decoded in the start's cycle too (it holds through
+    // the next), so the job registers load from flip-flops.
+    pending_ntt: DFF<Bit>,
+    pending_inverse: DFF<Bit>,
+    pending_mul: DFF<Bit>,
+    pending_mac: DFF<Bit>,
+    pending_mul_const: DFF<Bit>,
+    pending_lane_op: DFF<Bits<3>>,
+    pending_target: DFF<Bits<32>>,
+    pending_last_row: DFF<Bits<32>>,
+    pending_modulus: DFF<Bits<32>>,
+    pending_barrett: DFF<Bits<32>>,
     // Job state.
     running: DFF<Bit>,
     draining: DFF<Bit>,
     drain_count: DFF<Bits<32>>,
     is_ntt: DFF<Bit>,
     inverse: DFF<Bit>,
-    op: DFF<Bits<32>>,
+    // The vector operation, decoded at the start: the operand
+    // multiplexers select on flip-flops, not on 32-bit compares.
+    op_mul: DFF<Bit>,
+    op_mac: DFF<Bit>,
+    op_mul_const: DFF<Bit>,
     lane_op: DFF<Bits<3>>,
-    slots: DFF<Bits<32>>,
+    last_slot: DFF<Bits<32>>,
     modulus: DFF<Bits<32>>,
     barrett: DFF<Bits<32>>,
     constant: DFF<Bits<32>>,
     half_rows: DFF<Bits<32>>,
+    last_row: DFF<Bits<32>>,
     stages: DFF<Bits<32>>,
+    last_stage: DFF<Bits<32>>,
+    // 2^stage and 2^stage − 1, kept beside `stage` so the twiddle row is
+    // bit operations on registers.
+    stage_pow: DFF<Bits<32>>,
+    stage_low: DFF<Bits<32>>,
     stage_index: DFF<Bits<32>>,
     stage: DFF<Bits<32>>,
     row: DFF<Bits<32>>,
@@ -184,6 +271,8 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     issued_row_b: DFF<Bits<32>>,
     issued_read_a: DFF<Bits<32>>,
     issued_read_b: DFF<Bits<32>>,
+    // Bank of issued_read_a (its row's popcount parity), computed with it.
+    issued_swap: DFF<Bit>,
     issued_twiddle_main: DFF<Bits<32>>,
     issued_twiddle_early: DFF<Bits<32>>,
     // Tag of the rows arriving from memory this cycle.
@@ -223,11 +312,13 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     hold_last_b: [DFF<Bits<32>>; P],
     // Write-back metadata travelling beside stage I and the lanes
     // (LANE_LATENCY + 1 long).
-    write_valid: [DFF<Bit>; 11],
-    write_two_rows: [DFF<Bit>; 11],
-    write_inverse: [DFF<Bit>; 11],
-    write_row_a: [DFF<Bits<32>>; 11],
-    write_row_b: [DFF<Bits<32>>; 11],
+    write_valid: [DFF<Bit>; 14],
+    write_two_rows: [DFF<Bit>; 14],
+    write_inverse: [DFF<Bit>; 14],
+    write_row_a: [DFF<Bits<32>>; 14],
+    write_row_b: [DFF<Bits<32>>; 14],
+    // Bank of write_row_a[13], computed from write_row_a[12] a cycle early.
+    write_swap: DFF<Bit>,
     // Host read in flight: its row is leaving the memories (`host_read_*`,
     // cycle t + 1), then sits in stage R (`host_answer_*`, cycle t + 2).
     host_read_valid: DFF<Bit>,
@@ -238,7 +329,6 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     host_answer_lane: DFF<Bits<32>>,
 
     // Combinational intermediates.
-    size: Signal<Local, Bits<32>>,
     flags: Signal<Local, Bits<32>>,
     issue: Signal<Local, Bit>,
     read_row_a: Signal<Local, Bits<32>>,
@@ -249,13 +339,8 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     host_lane: Signal<Local, Bits<32>>,
     next_target: Signal<Local, Bits<32>>,
     first_target: Signal<Local, Bits<32>>,
-    half_stage_rows: Signal<Local, Bits<32>>,
     vector_lane_op: Signal<Local, Bits<3>>,
-    log_n_less_one: Signal<Local, Bits<32>>,
-    log_n_bits: Signal<Local, Bits<5>>,
-    half_log: Signal<Local, Bits<32>>,
-    half_log_bits: Signal<Local, Bits<5>>,
-    stage_bits: Signal<Local, Bits<5>>,
+    twiddle_mask: Signal<Local, Bits<32>>,
     flag_op: Signal<Local, Bits<32>>,
     flag_size: Signal<Local, Bits<32>>,
     flag_modulus: Signal<Local, Bits<32>>,
@@ -269,17 +354,12 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     // Configuration constants.
     log_lanes: Constant<Bits<32>>,
     lane_mask: Constant<Bits<32>>,
-    log_max_n: Constant<Bits<32>>,
-    min_log_n: Constant<Bits<32>>,
     log_rows_per_buffer: Constant<Bits<32>>,
-    user_words: Constant<Bits<32>>,
     scratch0_row: Constant<Bits<32>>,
     scratch1_row: Constant<Bits<32>>,
     slot_count: Constant<Bits<32>>,
     word_bits: Constant<Bits<32>>,
-    gap_base: Constant<Bits<32>>,
     single_lane: Constant<Bit>,
-    one: Constant<Bits<32>>,
     zero_data_address: Constant<Bits<DA>>,
     zero_twiddle_address: Constant<Bits<TA>>,
     zero_early_address: Constant<Bits<EA>>,
@@ -287,7 +367,6 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     drain_ntt: Constant<Bits<32>>,
     drain_vector: Constant<Bits<32>>,
     err_bad_op: Constant<Bits<32>>,
-    err_bad_size: Constant<Bits<32>>,
     err_bad_modulus: Constant<Bits<32>>,
     err_misaligned: Constant<Bits<32>>,
     err_out_of_range: Constant<Bits<32>>,
@@ -320,7 +399,7 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             EA,
             "early twiddle bits"
         );
-        assert_eq!(LANE_LATENCY, 10, "the write-back line below is 11 long");
+        assert_eq!(LANE_LATENCY, 13, "the write-back line below is 14 long");
         assert_eq!(PIPELINE_LATENCY, LANE_LATENCY + 3, "stages A, R and I");
         assert_eq!(START_LATENCY, 1, "start_pending");
         assert_eq!(
@@ -341,6 +420,12 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             desc_b: Default::default(),
             desc_dst: Default::default(),
             desc_const: Default::default(),
+            desc_mask: Default::default(),
+            desc_limit: Default::default(),
+            desc_size_flags: Default::default(),
+            desc_half_rows: Default::default(),
+            desc_gap: Default::default(),
+            desc_last_stage: Default::default(),
             busy: Default::default(),
             done: Default::default(),
             reject: Default::default(),
@@ -369,19 +454,35 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             modulus_valid: array_init::array_init(|_| Default::default()),
             start_pending: Default::default(),
             pending_flags: Default::default(),
+            pending_ntt: Default::default(),
+            pending_inverse: Default::default(),
+            pending_mul: Default::default(),
+            pending_mac: Default::default(),
+            pending_mul_const: Default::default(),
+            pending_lane_op: Default::default(),
+            pending_target: Default::default(),
+            pending_last_row: Default::default(),
+            pending_modulus: Default::default(),
+            pending_barrett: Default::default(),
             running: Default::default(),
             draining: Default::default(),
             drain_count: Default::default(),
             is_ntt: Default::default(),
             inverse: Default::default(),
-            op: Default::default(),
+            op_mul: Default::default(),
+            op_mac: Default::default(),
+            op_mul_const: Default::default(),
             lane_op: Default::default(),
-            slots: Default::default(),
+            last_slot: Default::default(),
             modulus: Default::default(),
             barrett: Default::default(),
             constant: Default::default(),
             half_rows: Default::default(),
+            last_row: Default::default(),
             stages: Default::default(),
+            last_stage: Default::default(),
+            stage_pow: Default::default(),
+            stage_low: Default::default(),
             stage_index: Default::default(),
             stage: Default::default(),
             row: Default::default(),
@@ -405,6 +506,7 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             issued_row_b: Default::default(),
             issued_read_a: Default::default(),
             issued_read_b: Default::default(),
+            issued_swap: Default::default(),
             issued_twiddle_main: Default::default(),
             issued_twiddle_early: Default::default(),
             arriving: Default::default(),
@@ -442,13 +544,13 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             write_inverse: Default::default(),
             write_row_a: Default::default(),
             write_row_b: Default::default(),
+            write_swap: Default::default(),
             host_read_valid: Default::default(),
             host_read_bank: Default::default(),
             host_read_lane: Default::default(),
             host_answer_valid: Default::default(),
             host_answer_bank: Default::default(),
             host_answer_lane: Default::default(),
-            size: Default::default(),
             flags: Default::default(),
             issue: Default::default(),
             read_row_a: Default::default(),
@@ -459,13 +561,8 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             host_lane: Default::default(),
             next_target: Default::default(),
             first_target: Default::default(),
-            half_stage_rows: Default::default(),
             vector_lane_op: Default::default(),
-            log_n_less_one: Default::default(),
-            log_n_bits: Default::default(),
-            half_log: Default::default(),
-            half_log_bits: Default::default(),
-            stage_bits: Default::default(),
+            twiddle_mask: Default::default(),
             flag_op: Default::default(),
             flag_size: Default::default(),
             flag_modulus: Default::default(),
@@ -477,17 +574,12 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             twiddle_row_early: Default::default(),
             log_lanes: c32(config.log_lanes() as u64),
             lane_mask: c32(P as u64 - 1),
-            log_max_n: c32(config.log_max_n as u64),
-            min_log_n: c32(config.min_log_n() as u64),
             log_rows_per_buffer: c32(config.rows_per_buffer().trailing_zeros() as u64),
-            user_words: c32(config.user_words() as u64),
             scratch0_row: c32(scratch0),
             scratch1_row: c32(scratch0 + config.rows_per_buffer() as u64),
             slot_count: c32(M as u64),
             word_bits: c32(config.word_bits as u64),
-            gap_base: c32(PIPELINE_LATENCY as u64 + 2),
             single_lane: Constant::new(P == 1),
-            one: c32(1),
             zero_data_address: Constant::new(0.into()),
             zero_twiddle_address: Constant::new(0.into()),
             zero_early_address: Constant::new(0.into()),
@@ -495,7 +587,6 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             drain_ntt: c32(PIPELINE_LATENCY as u64 + 1),
             drain_vector: c32(PIPELINE_LATENCY as u64 + 2),
             err_bad_op: c32(ERR_BAD_OP as u64),
-            err_bad_size: c32(ERR_BAD_SIZE as u64),
             err_bad_modulus: c32(ERR_BAD_MODULUS as u64),
             err_misaligned: c32(ERR_MISALIGNED as u64),
             err_out_of_range: c32(ERR_OUT_OF_RANGE as u64),
@@ -514,19 +605,35 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             clock,
             start_pending,
             pending_flags,
+            pending_ntt,
+            pending_inverse,
+            pending_mul,
+            pending_mac,
+            pending_mul_const,
+            pending_lane_op,
+            pending_target,
+            pending_last_row,
+            pending_modulus,
+            pending_barrett,
             running,
             draining,
             drain_count,
             is_ntt,
             inverse,
-            op,
+            op_mul,
+            op_mac,
+            op_mul_const,
             lane_op,
-            slots,
+            last_slot,
             modulus,
             barrett,
             constant,
             half_rows,
+            last_row,
             stages,
+            last_stage,
+            stage_pow,
+            stage_low,
             stage_index,
             stage,
             row,
@@ -559,6 +666,9 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         self.issued_row_b.clock.next = self.clock.val();
         self.issued_read_a.clock.next = self.clock.val();
         self.issued_read_b.clock.next = self.clock.val();
+        self.issued_swap.clock.next = self.clock.val();
+        self.write_swap.clock.next = self.clock.val();
+        self.write_swap.d.next = self.write_row_a[12].q.val().xor();
         self.issued_twiddle_main.clock.next = self.clock.val();
         self.issued_twiddle_early.clock.next = self.clock.val();
         self.issued_ntt.d.next = false;
@@ -673,14 +783,14 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             self.hold_second_b[k].d.next = self.hold_second_b[k].q.val();
             self.hold_last_b[k].d.next = self.hold_last_b[k].q.val();
         }
-        for i in 0..11 {
+        for i in 0..14 {
             self.write_valid[i].clock.next = self.clock.val();
             self.write_two_rows[i].clock.next = self.clock.val();
             self.write_inverse[i].clock.next = self.clock.val();
             self.write_row_a[i].clock.next = self.clock.val();
             self.write_row_b[i].clock.next = self.clock.val();
         }
-        for i in 1..11 {
+        for i in 1..14 {
             self.write_valid[i].d.next = self.write_valid[i - 1].q.val();
             self.write_two_rows[i].d.next = self.write_two_rows[i - 1].q.val();
             self.write_inverse[i].d.next = self.write_inverse[i - 1].q.val();
@@ -767,20 +877,14 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         }
 
         // ------------------------------------------------ job start
-        // Shift amounts are cut to 5 bits: a wild descriptor must not make
-        // a huge shift (it is flagged as a bad size anyway).
-        self.log_n_bits.next = self.desc_log_n.val().get_bits::<5>(0);
-        self.size.next = self.one.val() << self.log_n_bits.val();
+        // Everything derived from log_n (the size, its mask and range
+        // limit, the size check) arrives from registers: each check below
+        // is one compare.
         self.flag_op.next = 0.into();
         if self.desc_op.val() > 6 {
             self.flag_op.next = self.err_bad_op.val();
         }
-        self.flag_size.next = 0.into();
-        if (self.desc_log_n.val() < self.min_log_n.val())
-            | (self.desc_log_n.val() > self.log_max_n.val())
-        {
-            self.flag_size.next = self.err_bad_size.val();
-        }
+        self.flag_size.next = self.desc_size_flags.val();
         self.flag_modulus.next = 0.into();
         if self.desc_slot.val() >= self.slot_count.val() {
             self.flag_modulus.next = self.err_bad_modulus.val();
@@ -791,27 +895,23 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             }
         }
         self.flag_alignment.next = 0.into();
-        if ((self.desc_a.val() & (self.size.val() - 1)) != 0)
-            | ((self.desc_dst.val() & (self.size.val() - 1)) != 0)
+        if ((self.desc_a.val() & self.desc_mask.val()) != 0)
+            | ((self.desc_dst.val() & self.desc_mask.val()) != 0)
         {
             self.flag_alignment.next = self.err_misaligned.val();
         }
         self.flag_range.next = 0.into();
-        if (self.desc_a.val() >= self.user_words.val())
-            | (self.desc_a.val() + self.size.val() > self.user_words.val())
-            | (self.desc_dst.val() >= self.user_words.val())
-            | (self.desc_dst.val() + self.size.val() > self.user_words.val())
+        if (self.desc_a.val() > self.desc_limit.val())
+            | (self.desc_dst.val() > self.desc_limit.val())
         {
             self.flag_range.next = self.err_out_of_range.val();
         }
         // Operand b matters for Mul (2), Mac (3), Add (4), Sub (5).
         if (self.desc_op.val() >= 2) & (self.desc_op.val() <= 5) {
-            if (self.desc_b.val() & (self.size.val() - 1)) != 0 {
+            if (self.desc_b.val() & self.desc_mask.val()) != 0 {
                 self.flag_alignment.next = self.err_misaligned.val();
             }
-            if (self.desc_b.val() >= self.user_words.val())
-                | (self.desc_b.val() + self.size.val() > self.user_words.val())
-            {
+            if self.desc_b.val() > self.desc_limit.val() {
                 self.flag_range.next = self.err_out_of_range.val();
             }
         }
@@ -822,17 +922,13 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             | self.flag_range.val();
         // NTT stage 0 writes the first scratch when the parity of the
         // stage count would otherwise make it overwrite its own source.
-        self.log_n_less_one.next = self.desc_log_n.val() - 1;
-        if (self.desc_a.val() == self.desc_dst.val()) & !self.log_n_less_one.val().get_bit(0) {
+        if (self.desc_a.val() == self.desc_dst.val()) & !self.desc_last_stage.val().get_bit(0) {
             self.first_target.next = self.scratch1_row.val();
-        } else if self.log_n_less_one.val().get_bit(0) {
+        } else if self.desc_last_stage.val().get_bit(0) {
             self.first_target.next = self.scratch0_row.val();
         } else {
             self.first_target.next = self.desc_dst.val() >> self.log_lanes.val();
         }
-        self.half_log.next = self.desc_log_n.val() - self.log_lanes.val() - 1;
-        self.half_log_bits.next = self.half_log.val().get_bits::<5>(0);
-        self.half_stage_rows.next = self.one.val() << self.half_log_bits.val();
         if self.desc_op.val() == 6 {
             self.vector_lane_op.next = self.lane_op_mul.val();
         } else {
@@ -844,6 +940,23 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         // those load unconditionally a cycle after any start (the
         // descriptor still holds), and only `running` depends on the flags.
         self.pending_flags.d.next = self.flags.val();
+        self.pending_ntt.d.next = self.desc_op.val() <= 1;
+        self.pending_inverse.d.next = self.desc_op.val() == 1;
+        self.pending_mul.d.next = self.desc_op.val() == 2;
+        self.pending_mac.d.next = self.desc_op.val() == 3;
+        self.pending_mul_const.d.next = self.desc_op.val() == 6;
+        self.pending_lane_op.d.next = self.vector_lane_op.val();
+        self.pending_target.d.next = self.first_target.val();
+        self.pending_last_row.d.next = self.desc_half_rows.val() - 1;
+        // An out-of-range slot (refused) leaves the modulus as it was.
+        self.pending_modulus.d.next = self.modulus.q.val();
+        self.pending_barrett.d.next = self.barrett.q.val();
+        for i in 0..M {
+            if self.desc_slot.val().index() == i {
+                self.pending_modulus.d.next = self.modulus_q[i].q.val();
+                self.pending_barrett.d.next = self.modulus_m[i].q.val();
+            }
+        }
         self.start_pending.d.next =
             self.start.val() & !self.running.q.val() & !self.start_pending.q.val();
         if self.start_pending.q.val() {
@@ -854,48 +967,50 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                 self.running.d.next = true;
             }
             self.draining.d.next = false;
-            self.op.d.next = self.desc_op.val();
-            self.lane_op.d.next = self.vector_lane_op.val();
-            self.is_ntt.d.next = self.desc_op.val() <= 1;
-            self.inverse.d.next = self.desc_op.val() == 1;
+            self.op_mul.d.next = self.pending_mul.q.val();
+            self.op_mac.d.next = self.pending_mac.q.val();
+            self.op_mul_const.d.next = self.pending_mul_const.q.val();
+            self.lane_op.d.next = self.pending_lane_op.q.val();
+            self.is_ntt.d.next = self.pending_ntt.q.val();
+            self.inverse.d.next = self.pending_inverse.q.val();
             self.constant.d.next = self.desc_const.val();
-            self.half_rows.d.next = self.half_stage_rows.val();
+            self.half_rows.d.next = self.desc_half_rows.val();
+            self.last_row.d.next = self.pending_last_row.q.val();
             self.stages.d.next = self.desc_log_n.val();
+            self.last_stage.d.next = self.desc_last_stage.val();
             self.stage_index.d.next = 0.into();
-            if self.desc_op.val() == 1 {
-                self.stage.d.next = self.desc_log_n.val() - 1;
+            if self.pending_inverse.q.val() {
+                self.stage.d.next = self.desc_last_stage.val();
+                // 2^(log_n − 1) = half_rows · P for every accepted size.
+                self.stage_pow.d.next = self.desc_half_rows.val() << self.log_lanes.val();
+                self.stage_low.d.next =
+                    (self.pending_last_row.q.val() << self.log_lanes.val()) | self.lane_mask.val();
             } else {
                 self.stage.d.next = 0.into();
+                self.stage_pow.d.next = 1.into();
+                self.stage_low.d.next = 0.into();
             }
             self.row.d.next = 0.into();
             self.slot.d.next = 0.into();
-            if self.desc_op.val() == 3 {
-                self.slots.d.next = 3.into();
+            if self.pending_mac.q.val() {
+                self.last_slot.d.next = 2.into();
             } else {
-                self.slots.d.next = 2.into();
+                self.last_slot.d.next = 1.into();
             }
-            if (self.half_stage_rows.val() >> 1) >= self.gap_base.val() {
-                self.gap_length.d.next = 0.into();
-            } else {
-                self.gap_length.d.next = self.gap_base.val() - (self.half_stage_rows.val() >> 1);
-            }
+            self.gap_length.d.next = self.desc_gap.val();
             self.gap_left.d.next = 0.into();
             self.a_row.d.next = self.desc_a.val() >> self.log_lanes.val();
             self.b_row.d.next = self.desc_b.val() >> self.log_lanes.val();
             self.dst_row.d.next = self.desc_dst.val() >> self.log_lanes.val();
             self.source_row.d.next = self.desc_a.val() >> self.log_lanes.val();
-            self.target_row.d.next = self.first_target.val();
+            self.target_row.d.next = self.pending_target.q.val();
             self.twiddle_main_base.d.next = ((self.desc_slot.val() << 1)
                 | (self.desc_op.val() & 1))
                 << self.log_rows_per_buffer.val();
             self.twiddle_early_base.d.next =
                 ((self.desc_slot.val() << 1) | (self.desc_op.val() & 1)) << 2;
-            for i in 0..M {
-                if self.desc_slot.val().index() == i {
-                    self.modulus.d.next = self.modulus_q[i].q.val();
-                    self.barrett.d.next = self.modulus_m[i].q.val();
-                }
-            }
+            self.modulus.d.next = self.pending_modulus.q.val();
+            self.barrett.d.next = self.pending_barrett.q.val();
         }
 
         // ------------------------------------------------ issue reads
@@ -903,11 +1018,14 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         self.read_row_a.next = 0.into();
         self.read_row_b.next = 0.into();
         self.operand_base.next = self.a_row.q.val();
-        self.stage_bits.next = self.stage.q.val().get_bits::<5>(0);
-        self.twiddle_step.next = (self.one.val() << self.stage_bits.val()) >> self.log_lanes.val();
+        // Stage s ≥ log2 P takes main-table row base + 2^s/P + (row mod
+        // 2^s/P); every term sits below the next one's lowest set bit, so
+        // the sum is an OR (below log2 P the row is unused: early table).
+        self.twiddle_step.next = self.stage_pow.q.val() >> self.log_lanes.val();
+        self.twiddle_mask.next = self.stage_low.q.val() >> self.log_lanes.val();
         self.twiddle_row_main.next = self.twiddle_main_base.q.val()
-            + self.twiddle_step.val()
-            + (self.row.q.val() & (self.twiddle_step.val() - 1));
+            | self.twiddle_step.val()
+            | (self.row.q.val() & self.twiddle_mask.val());
         self.twiddle_row_early.next = self.twiddle_early_base.q.val() + self.stage.q.val();
         // Target of the next stage: the destination when an even number
         // of stages remains after it, else the first scratch.
@@ -924,37 +1042,43 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                 } else {
                     self.issue.next = true;
                     self.issued_ntt.d.next = true;
+                    // Buffers start at multiples of N/P rows and every
+                    // offset below is under N/P: the row sums are ORs.
                     if self.inverse.q.val() {
-                        self.read_row_a.next = self.source_row.q.val() + (self.row.q.val() << 1);
+                        self.read_row_a.next = self.source_row.q.val() | (self.row.q.val() << 1);
                         self.read_row_b.next =
-                            self.source_row.q.val() + (self.row.q.val() << 1) + 1;
-                        self.issued_row_a.d.next = self.target_row.q.val() + self.row.q.val();
+                            self.source_row.q.val() | (self.row.q.val() << 1) | 1;
+                        self.issued_row_a.d.next = self.target_row.q.val() | self.row.q.val();
                         self.issued_row_b.d.next =
-                            self.target_row.q.val() + self.half_rows.q.val() + self.row.q.val();
+                            self.target_row.q.val() | self.half_rows.q.val() | self.row.q.val();
                     } else {
-                        self.read_row_a.next = self.source_row.q.val() + self.row.q.val();
+                        self.read_row_a.next = self.source_row.q.val() | self.row.q.val();
                         self.read_row_b.next =
-                            self.source_row.q.val() + self.half_rows.q.val() + self.row.q.val();
+                            self.source_row.q.val() | self.half_rows.q.val() | self.row.q.val();
                         self.issued_row_a.d.next =
-                            self.target_row.q.val() + (self.row.q.val() << 1);
+                            self.target_row.q.val() | (self.row.q.val() << 1);
                         self.issued_row_b.d.next =
-                            self.target_row.q.val() + (self.row.q.val() << 1) + 1;
+                            self.target_row.q.val() | (self.row.q.val() << 1) | 1;
                     }
                     // s < log2 P exactly when 2^s / P rounds to zero.
                     self.issued_early.d.next = self.twiddle_step.val() == 0;
                     self.issued_twiddle_main.d.next = self.twiddle_row_main.val();
                     self.issued_twiddle_early.d.next = self.twiddle_row_early.val();
-                    if self.row.q.val() == self.half_rows.q.val() - 1 {
+                    if self.row.q.val() == self.last_row.q.val() {
                         self.row.d.next = 0.into();
-                        if self.stage_index.q.val() == self.stages.q.val() - 1 {
+                        if self.stage_index.q.val() == self.last_stage.q.val() {
                             self.draining.d.next = true;
                             self.drain_count.d.next = self.drain_ntt.val();
                         } else {
                             self.stage_index.d.next = self.stage_index.q.val() + 1;
                             if self.inverse.q.val() {
                                 self.stage.d.next = self.stage.q.val() - 1;
+                                self.stage_pow.d.next = self.stage_pow.q.val() >> 1;
+                                self.stage_low.d.next = self.stage_low.q.val() >> 1;
                             } else {
                                 self.stage.d.next = self.stage.q.val() + 1;
+                                self.stage_pow.d.next = self.stage_pow.q.val() << 1;
+                                self.stage_low.d.next = (self.stage_low.q.val() << 1) | 1;
                             }
                             self.source_row.d.next = self.target_row.q.val();
                             self.target_row.d.next = self.next_target.val();
@@ -967,7 +1091,7 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             } else {
                 // Vector job: slot 0 reads a (Mac: the accumulator), slot 1
                 // b (Mac: a; MulConst: a), slot 2 b (Mac only).
-                if self.op.q.val() == 3 {
+                if self.op_mac.q.val() {
                     if self.slot.q.val() == 0 {
                         self.operand_base.next = self.dst_row.q.val();
                     } else if self.slot.q.val() == 1 {
@@ -975,22 +1099,22 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                     } else {
                         self.operand_base.next = self.b_row.q.val();
                     }
-                } else if self.op.q.val() == 6 {
+                } else if self.op_mul_const.q.val() {
                     self.operand_base.next = self.a_row.q.val();
                 } else if self.slot.q.val() == 1 {
                     self.operand_base.next = self.b_row.q.val();
                 }
-                self.read_row_a.next = self.operand_base.val() + (self.row.q.val() << 1);
-                self.read_row_b.next = self.operand_base.val() + (self.row.q.val() << 1) + 1;
-                self.issue.next = !((self.op.q.val() == 6) & (self.slot.q.val() == 0));
+                self.read_row_a.next = self.operand_base.val() | (self.row.q.val() << 1);
+                self.read_row_b.next = self.operand_base.val() | (self.row.q.val() << 1) | 1;
+                self.issue.next = !((self.op_mul_const.q.val()) & (self.slot.q.val() == 0));
                 self.issued_first.d.next = self.slot.q.val() == 0;
-                self.issued_second.d.next = (self.slot.q.val() == 1) & (self.op.q.val() == 3);
-                self.issued_last.d.next = self.slot.q.val() == self.slots.q.val() - 1;
-                self.issued_row_a.d.next = self.dst_row.q.val() + (self.row.q.val() << 1);
-                self.issued_row_b.d.next = self.dst_row.q.val() + (self.row.q.val() << 1) + 1;
-                if self.slot.q.val() == self.slots.q.val() - 1 {
+                self.issued_second.d.next = (self.slot.q.val() == 1) & (self.op_mac.q.val());
+                self.issued_last.d.next = self.slot.q.val() == self.last_slot.q.val();
+                self.issued_row_a.d.next = self.dst_row.q.val() | (self.row.q.val() << 1);
+                self.issued_row_b.d.next = self.dst_row.q.val() | (self.row.q.val() << 1) | 1;
+                if self.slot.q.val() == self.last_slot.q.val() {
                     self.slot.d.next = 0.into();
-                    if self.row.q.val() == self.half_rows.q.val() - 1 {
+                    if self.row.q.val() == self.last_row.q.val() {
                         self.draining.d.next = true;
                         self.drain_count.d.next = self.drain_vector.val();
                     } else {
@@ -1004,11 +1128,12 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         self.issued.d.next = self.issue.val();
         self.issued_read_a.d.next = self.read_row_a.val();
         self.issued_read_b.d.next = self.read_row_b.val();
+        self.issued_swap.d.next = self.read_row_a.val().xor();
         // Stage A: the registered rows address the memories.
         if self.issued.q.val() {
-            self.arriving_swap.d.next = self.issued_read_a.q.val().xor();
+            self.arriving_swap.d.next = self.issued_swap.q.val();
             for k in 0..P {
-                if self.issued_read_a.q.val().xor() {
+                if self.issued_swap.q.val() {
                     self.bank1[k].read_address.next = self.issued_read_a.q.val().get_bits::<DA>(1);
                     self.bank0[k].read_address.next = self.issued_read_b.q.val().get_bits::<DA>(1);
                 } else {
@@ -1121,13 +1246,13 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                         self.lane_v[k].d.next = self.bank0_word[k].q.val();
                     }
                     self.lane_u[k].d.next = self.hold_first_a[k].q.val();
-                    if self.op.q.val() == 3 {
+                    if self.op_mac.q.val() {
                         self.lane_v[k].d.next = self.hold_second_a[k].q.val();
                     }
-                    if self.op.q.val() == 2 {
+                    if self.op_mul.q.val() {
                         self.lane_v[k].d.next = self.hold_first_a[k].q.val();
                     }
-                    if self.op.q.val() == 6 {
+                    if self.op_mul_const.q.val() {
                         self.lane_w[k].d.next = self.constant.q.val();
                     }
                 }
@@ -1140,42 +1265,42 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                 self.lane_u[k].d.next = self.hold_first_b[k].q.val();
                 self.lane_v[k].d.next = self.hold_last_b[k].q.val();
                 self.lane_w[k].d.next = self.hold_last_b[k].q.val();
-                if self.op.q.val() == 3 {
+                if self.op_mac.q.val() {
                     self.lane_v[k].d.next = self.hold_second_b[k].q.val();
                 }
-                if self.op.q.val() == 2 {
+                if self.op_mul.q.val() {
                     self.lane_v[k].d.next = self.hold_first_b[k].q.val();
                 }
-                if self.op.q.val() == 6 {
+                if self.op_mul_const.q.val() {
                     self.lane_w[k].d.next = self.constant.q.val();
                 }
             }
         }
 
         // ------------------------------------------------ write back
-        if self.write_valid[10].q.val() {
-            if self.write_two_rows[10].q.val() {
+        if self.write_valid[13].q.val() {
+            if self.write_two_rows[13].q.val() {
                 // Row A goes to the bank of its parity, row B to the other.
                 for k in 0..P {
-                    if self.write_row_a[10].q.val().xor() {
+                    if self.write_swap.q.val() {
                         self.bank1[k].write_address.next =
-                            self.write_row_a[10].q.val().get_bits::<DA>(1);
+                            self.write_row_a[13].q.val().get_bits::<DA>(1);
                         self.bank0[k].write_address.next =
-                            self.write_row_b[10].q.val().get_bits::<DA>(1);
+                            self.write_row_b[13].q.val().get_bits::<DA>(1);
                     } else {
                         self.bank0[k].write_address.next =
-                            self.write_row_a[10].q.val().get_bits::<DA>(1);
+                            self.write_row_a[13].q.val().get_bits::<DA>(1);
                         self.bank1[k].write_address.next =
-                            self.write_row_b[10].q.val().get_bits::<DA>(1);
+                            self.write_row_b[13].q.val().get_bits::<DA>(1);
                     }
                     self.bank0[k].write_enable.next = true;
                     self.bank1[k].write_enable.next = true;
                 }
-                if self.write_inverse[10].q.val() {
+                if self.write_inverse[13].q.val() {
                     // x of butterfly cP + k is word cP + k (row A, lane k),
                     // y is word N/2 + cP + k (row B, lane k).
                     for k in 0..P {
-                        if self.write_row_a[10].q.val().xor() {
+                        if self.write_swap.q.val() {
                             self.bank1[k].write_data.next = self.lanes[k].x.val();
                             self.bank0[k].write_data.next = self.lanes[k].y.val();
                         } else {
@@ -1184,7 +1309,7 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                         }
                     }
                 } else if self.single_lane.val() {
-                    if self.write_row_a[10].q.val().xor() {
+                    if self.write_swap.q.val() {
                         self.bank1[0].write_data.next = self.lanes[0].x.val();
                         self.bank0[0].write_data.next = self.lanes[0].y.val();
                     } else {
@@ -1197,7 +1322,7 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                     // k = i < P/2, of row B for k = P/2 + i.
                     for hp in (P / 2)..(P / 2 + 1) {
                         for i in 0..(P / 2) {
-                            if self.write_row_a[10].q.val().xor() {
+                            if self.write_swap.q.val() {
                                 self.bank1[2 * i].write_data.next = self.lanes[i].x.val();
                                 self.bank1[2 * i + 1].write_data.next = self.lanes[i].y.val();
                                 self.bank0[2 * i].write_data.next = self.lanes[hp + i].x.val();
@@ -1214,12 +1339,12 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             } else {
                 for k in 0..P {
                     self.bank0[k].write_address.next =
-                        self.write_row_a[10].q.val().get_bits::<DA>(1);
+                        self.write_row_a[13].q.val().get_bits::<DA>(1);
                     self.bank1[k].write_address.next =
-                        self.write_row_a[10].q.val().get_bits::<DA>(1);
+                        self.write_row_a[13].q.val().get_bits::<DA>(1);
                     self.bank0[k].write_data.next = self.lanes[k].x.val();
                     self.bank1[k].write_data.next = self.lanes[k].x.val();
-                    if self.write_row_a[10].q.val().xor() {
+                    if self.write_swap.q.val() {
                         self.bank1[k].write_enable.next = true;
                     } else {
                         self.bank0[k].write_enable.next = true;

@@ -6,7 +6,7 @@
 use ola_arith::{Modulus, NttPlan};
 
 use crate::config::{Config, START_LATENCY};
-use crate::engine::{Engine, JobOp};
+use crate::engine::{DerivedDescriptor, Engine, JobOp};
 use crate::testing::{settle, tick};
 
 /// Every engine input for one cycle.
@@ -28,6 +28,9 @@ pub struct EngineInputs {
     pub desc_dst: u32,
     /// `desc_const`.
     pub desc_const: u32,
+    /// The inputs derived from `desc_log_n`, as the accelerator's registers
+    /// hold them; [`Driver::cycle`] fills them in.
+    pub derived: DerivedDescriptor,
     /// `mod_write`.
     pub mod_write: bool,
     /// `mod_slot`.
@@ -56,7 +59,7 @@ pub struct EngineInputs {
 
 impl EngineInputs {
     /// Port names and widths, in the order of [`EngineInputs::values`].
-    pub const PORTS: [(&'static str, usize); 20] = [
+    pub const PORTS: [(&'static str, usize); 26] = [
         ("start", 1),
         ("desc_op", 32),
         ("desc_log_n", 32),
@@ -65,6 +68,12 @@ impl EngineInputs {
         ("desc_b", 32),
         ("desc_dst", 32),
         ("desc_const", 32),
+        ("desc_mask", 32),
+        ("desc_limit", 32),
+        ("desc_size_flags", 32),
+        ("desc_half_rows", 32),
+        ("desc_gap", 32),
+        ("desc_last_stage", 32),
         ("mod_write", 1),
         ("mod_slot", 32),
         ("mod_q", 32),
@@ -90,6 +99,12 @@ impl EngineInputs {
             self.desc_b as u64,
             self.desc_dst as u64,
             self.desc_const as u64,
+            self.derived.mask as u64,
+            self.derived.limit as u64,
+            self.derived.size_flags as u64,
+            self.derived.half_rows as u64,
+            self.derived.gap as u64,
+            self.derived.last_stage as u64,
             self.mod_write as u64,
             self.mod_slot as u64,
             self.mod_q as u64,
@@ -166,6 +181,12 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         self.desc_b.next = (i.desc_b as u64).into();
         self.desc_dst.next = (i.desc_dst as u64).into();
         self.desc_const.next = (i.desc_const as u64).into();
+        self.desc_mask.next = (i.derived.mask as u64).into();
+        self.desc_limit.next = (i.derived.limit as u64).into();
+        self.desc_size_flags.next = (i.derived.size_flags as u64).into();
+        self.desc_half_rows.next = (i.derived.half_rows as u64).into();
+        self.desc_gap.next = (i.derived.gap as u64).into();
+        self.desc_last_stage.next = (i.derived.last_stage as u64).into();
         self.mod_write.next = i.mod_write;
         self.mod_slot.next = (i.mod_slot as u64).into();
         self.mod_q.next = (i.mod_q as u64).into();
@@ -245,8 +266,12 @@ impl<E: EngineModel> Driver<E> {
         }
     }
 
-    /// One cycle with these inputs.
+    /// One cycle with these inputs (`derived` computed from `desc_log_n`).
     pub fn cycle(&mut self, inputs: EngineInputs) -> EngineOutputs {
+        let inputs = EngineInputs {
+            derived: DerivedDescriptor::new(&self.config, inputs.desc_log_n),
+            ..inputs
+        };
         let out = self.engine.cycle(&inputs);
         self.inputs.push(inputs);
         self.outputs.push(out);

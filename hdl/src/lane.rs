@@ -70,6 +70,100 @@ impl LaneOp {
     }
 }
 
+/// `(a + b) mod 2^32`, less `q` when that is `≥ q` (all 32-bit
+/// wrapping, for any inputs): the lane's modular sum in one carry chain.
+/// The alternative `a + b − q = a + b + !q + 1` goes through one
+/// carry-save level and a single adder beside `a + b`; the compare comes
+/// from the two adders' carries out of bit 31 (rebuilt from the sum bits)
+/// and the carry-save level's: `⌊(a + b + !q + 1) / 2^32⌋` counts the
+/// wrap of `a + b` plus `[a + b mod 2^32 ≥ q]`.
+#[derive(LogicBlock, Default)]
+pub struct ModSum {
+    /// First addend.
+    pub a: Signal<In, Bits<32>>,
+    /// Second addend.
+    pub b: Signal<In, Bits<32>>,
+    /// Modulus.
+    pub q: Signal<In, Bits<32>>,
+    /// The sum.
+    pub sum: Signal<Out, Bits<32>>,
+    raw: Signal<Local, Bits<32>>,
+    not_q: Signal<Local, Bits<32>>,
+    save: Signal<Local, Bits<32>>,
+    carry: Signal<Local, Bits<32>>,
+    shifted: Signal<Local, Bits<32>>,
+    alt: Signal<Local, Bits<32>>,
+    raw_wrapped: Signal<Local, Bit>,
+    alt_wrapped: Signal<Local, Bit>,
+}
+
+impl Logic for ModSum {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.raw.next = self.a.val() + self.b.val();
+        self.not_q.next = !self.q.val();
+        self.save.next = self.a.val() ^ self.b.val() ^ self.not_q.val();
+        self.carry.next = (self.a.val() & self.b.val())
+            | (self.a.val() & self.not_q.val())
+            | (self.b.val() & self.not_q.val());
+        self.shifted.next = (self.carry.val() << 1) | 1;
+        self.alt.next = self.save.val() + self.shifted.val();
+        // Carry out of bit 31 of x + y = z: x31·y31 + (x31 ⊕ y31)·¬z31.
+        self.raw_wrapped.next = (self.a.val().get_bit(31) & self.b.val().get_bit(31))
+            | ((self.a.val().get_bit(31) ^ self.b.val().get_bit(31)) & !self.raw.val().get_bit(31));
+        self.alt_wrapped.next = (self.save.val().get_bit(31) & self.shifted.val().get_bit(31))
+            | ((self.save.val().get_bit(31) ^ self.shifted.val().get_bit(31))
+                & !self.alt.val().get_bit(31));
+        if self.carry.val().get_bit(31) ^ self.alt_wrapped.val() ^ self.raw_wrapped.val() {
+            self.sum.next = self.alt.val();
+        } else {
+            self.sum.next = self.raw.val();
+        }
+    }
+}
+
+/// `a − b` when `a ≥ b`, else `a + q − b` (32-bit wrapping, any inputs):
+/// the lane's modular difference with both candidates from one adder each
+/// (`a + q − b = a + !b + q + 1` through a carry-save level) and the
+/// compare from `a − b`'s carry out of bit 31.
+#[derive(LogicBlock, Default)]
+pub struct ModDiff {
+    /// Minuend.
+    pub a: Signal<In, Bits<32>>,
+    /// Subtrahend.
+    pub b: Signal<In, Bits<32>>,
+    /// Modulus.
+    pub q: Signal<In, Bits<32>>,
+    /// The difference.
+    pub difference: Signal<Out, Bits<32>>,
+    raw: Signal<Local, Bits<32>>,
+    not_b: Signal<Local, Bits<32>>,
+    save: Signal<Local, Bits<32>>,
+    carry: Signal<Local, Bits<32>>,
+    alt: Signal<Local, Bits<32>>,
+}
+
+impl Logic for ModDiff {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.raw.next = self.a.val() - self.b.val();
+        self.not_b.next = !self.b.val();
+        self.save.next = self.a.val() ^ self.not_b.val() ^ self.q.val();
+        self.carry.next = (self.a.val() & self.not_b.val())
+            | (self.a.val() & self.q.val())
+            | (self.not_b.val() & self.q.val());
+        self.alt.next = self.save.val() + ((self.carry.val() << 1) | 1);
+        // a ≥ b exactly when a + !b + 1 carries out of bit 31.
+        if (self.a.val().get_bit(31) & !self.b.val().get_bit(31))
+            | (!(self.a.val().get_bit(31) ^ self.b.val().get_bit(31)) & !self.raw.val().get_bit(31))
+        {
+            self.difference.next = self.raw.val();
+        } else {
+            self.difference.next = self.alt.val();
+        }
+    }
+}
+
 /// A processing lane for `b`-bit moduli.
 #[derive(LogicBlock)]
 pub struct Lane {
@@ -96,15 +190,21 @@ pub struct Lane {
     sum: DFF<Bits<32>>,
     difference: DFF<Bits<32>>,
     u_a: DFF<Bits<32>>,
-    v_a: DFF<Bits<32>>,
     w_a: DFF<Bits<32>>,
     op_a: DFF<Bits<3>>,
+    // The multiplier's first factor (v, or u − v for the inverse), chosen
+    // before the register so that the register feeds the DSP directly.
+    factor: DFF<Bits<32>>,
     // The addend travelling beside the multiplier, and its operation.
-    addend: [DFF<Bits<32>>; 8],
-    op_line: [DFF<Bits<3>>; 8],
+    addend: [DFF<Bits<32>>; 11],
+    op_line: [DFF<Bits<3>>; 11],
     x_r: DFF<Bits<32>>,
     y_r: DFF<Bits<32>>,
-    raw_sum: Signal<Local, Bits<32>>,
+    // u ± v (stage A) and addend ± product (stage C), each mod q.
+    input_sum: ModSum,
+    input_difference: ModDiff,
+    output_sum: ModSum,
+    output_difference: ModDiff,
     // Operation codes as typed constants, so comparisons are 3 bits wide
     // in the Verilog too.
     op_forward: Constant<Bits<3>>,
@@ -114,13 +214,12 @@ pub struct Lane {
     op_add: Constant<Bits<3>>,
     op_sub: Constant<Bits<3>>,
     sum_half: Signal<Local, Bits<32>>,
-    product_sum: Signal<Local, Bits<32>>,
 }
 
 impl Lane {
     /// A lane for moduli of exactly `word_bits` bits.
     pub fn new(word_bits: usize) -> Self {
-        assert_eq!(MODMUL_LATENCY, 8, "the addend line below is 8 long");
+        assert_eq!(MODMUL_LATENCY, 11, "the addend line below is 11 long");
         Self {
             clock: Default::default(),
             op: Default::default(),
@@ -135,14 +234,17 @@ impl Lane {
             sum: Default::default(),
             difference: Default::default(),
             u_a: Default::default(),
-            v_a: Default::default(),
             w_a: Default::default(),
             op_a: Default::default(),
+            factor: Default::default(),
             addend: Default::default(),
             op_line: Default::default(),
             x_r: Default::default(),
             y_r: Default::default(),
-            raw_sum: Default::default(),
+            input_sum: Default::default(),
+            input_difference: Default::default(),
+            output_sum: Default::default(),
+            output_difference: Default::default(),
             op_forward: Constant::new((LaneOp::Forward as u64).into()),
             op_inverse: Constant::new((LaneOp::Inverse as u64).into()),
             op_mul: Constant::new((LaneOp::Mul as u64).into()),
@@ -150,7 +252,6 @@ impl Lane {
             op_add: Constant::new((LaneOp::Add as u64).into()),
             op_sub: Constant::new((LaneOp::Sub as u64).into()),
             sum_half: Default::default(),
-            product_sum: Default::default(),
         }
     }
 }
@@ -158,8 +259,10 @@ impl Lane {
 impl Logic for Lane {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, sum, difference, u_a, v_a, w_a, op_a, x_r, y_r);
-        for i in 0..8 {
+        dff_setup!(
+            self, clock, sum, difference, u_a, w_a, op_a, factor, x_r, y_r
+        );
+        for i in 0..11 {
             self.addend[i].clock.next = self.clock.val();
             self.op_line[i].clock.next = self.clock.val();
         }
@@ -167,22 +270,24 @@ impl Logic for Lane {
         self.multiplier.q.next = self.q.val();
         self.multiplier.m.next = self.m.val();
 
-        // Stage A: u + v and u − v mod q (inputs < q < 2^30: no overflow).
-        self.raw_sum.next = self.u.val() + self.v.val();
-        if self.raw_sum.val() >= self.q.val() {
-            self.sum.d.next = self.raw_sum.val() - self.q.val();
-        } else {
-            self.sum.d.next = self.raw_sum.val();
-        }
-        if self.u.val() >= self.v.val() {
-            self.difference.d.next = self.u.val() - self.v.val();
-        } else {
-            self.difference.d.next = self.u.val() + self.q.val() - self.v.val();
-        }
+        // Stage A: u + v and u − v mod q (exact on any words, as the
+        // simulator's datapath models them), and the multiplier's factor.
+        self.input_sum.a.next = self.u.val();
+        self.input_sum.b.next = self.v.val();
+        self.input_sum.q.next = self.q.val();
+        self.sum.d.next = self.input_sum.sum.val();
+        self.input_difference.a.next = self.u.val();
+        self.input_difference.b.next = self.v.val();
+        self.input_difference.q.next = self.q.val();
+        self.difference.d.next = self.input_difference.difference.val();
         self.u_a.d.next = self.u.val();
-        self.v_a.d.next = self.v.val();
         self.w_a.d.next = self.w.val();
         self.op_a.d.next = self.op.val();
+        if self.op.val() == self.op_inverse.val() {
+            self.factor.d.next = self.input_difference.difference.val();
+        } else {
+            self.factor.d.next = self.v.val();
+        }
 
         // (u + v)/2: a shift, after adding q when odd.
         if self.sum.q.val().get_bit(0) {
@@ -193,10 +298,9 @@ impl Logic for Lane {
 
         // Stage B: the multiplier, with the addend beside it.
         self.multiplier.y.next = self.w_a.q.val();
-        self.multiplier.x.next = self.v_a.q.val();
+        self.multiplier.x.next = self.factor.q.val();
         self.addend[0].d.next = self.u_a.q.val();
         if self.op_a.q.val() == self.op_inverse.val() {
-            self.multiplier.x.next = self.difference.q.val();
             self.addend[0].d.next = self.sum_half.val();
         }
         if self.op_a.q.val() == self.op_add.val() {
@@ -206,34 +310,30 @@ impl Logic for Lane {
             self.addend[0].d.next = self.difference.q.val();
         }
         self.op_line[0].d.next = self.op_a.q.val();
-        for i in 1..8 {
+        for i in 1..11 {
             self.addend[i].d.next = self.addend[i - 1].q.val();
             self.op_line[i].d.next = self.op_line[i - 1].q.val();
         }
 
         // Stage C: combine.
-        self.product_sum.next = self.addend[7].q.val() + self.multiplier.result.val();
-        self.x_r.d.next = self.addend[7].q.val();
-        self.y_r.d.next = self.addend[7].q.val();
-        if (self.op_line[7].q.val() == self.op_forward.val())
-            | (self.op_line[7].q.val() == self.op_mac.val())
+        self.output_sum.a.next = self.addend[10].q.val();
+        self.output_sum.b.next = self.multiplier.result.val();
+        self.output_sum.q.next = self.q.val();
+        self.output_difference.a.next = self.addend[10].q.val();
+        self.output_difference.b.next = self.multiplier.result.val();
+        self.output_difference.q.next = self.q.val();
+        self.x_r.d.next = self.addend[10].q.val();
+        self.y_r.d.next = self.addend[10].q.val();
+        if (self.op_line[10].q.val() == self.op_forward.val())
+            | (self.op_line[10].q.val() == self.op_mac.val())
         {
-            if self.product_sum.val() >= self.q.val() {
-                self.x_r.d.next = self.product_sum.val() - self.q.val();
-            } else {
-                self.x_r.d.next = self.product_sum.val();
-            }
-            if self.addend[7].q.val() >= self.multiplier.result.val() {
-                self.y_r.d.next = self.addend[7].q.val() - self.multiplier.result.val();
-            } else {
-                self.y_r.d.next =
-                    self.addend[7].q.val() + self.q.val() - self.multiplier.result.val();
-            }
+            self.x_r.d.next = self.output_sum.sum.val();
+            self.y_r.d.next = self.output_difference.difference.val();
         }
-        if self.op_line[7].q.val() == self.op_inverse.val() {
+        if self.op_line[10].q.val() == self.op_inverse.val() {
             self.y_r.d.next = self.multiplier.result.val();
         }
-        if self.op_line[7].q.val() == self.op_mul.val() {
+        if self.op_line[10].q.val() == self.op_mul.val() {
             self.x_r.d.next = self.multiplier.result.val();
             self.y_r.d.next = self.multiplier.result.val();
         }
@@ -245,8 +345,67 @@ impl Logic for Lane {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Rng, tick};
+    use crate::testing::{Rng, settle, tick};
     use ola_arith::{Modulus, prime::ntt_primes};
+
+    #[test]
+    fn mod_sum_and_difference_match_the_compare_forms_on_any_word() {
+        let edges = [
+            0u32,
+            1,
+            2,
+            12289,
+            0x3FFF_FFFF,
+            0x4000_0000,
+            0x7FFF_FFFF,
+            0x8000_0000,
+            0x8000_0001,
+            0xC000_0000,
+            0xFFFF_FFFE,
+            0xFFFF_FFFF,
+        ];
+        let mut rng = Rng::new(5);
+        let mut cases: Vec<(u32, u32, u32)> = Vec::new();
+        for &a in &edges {
+            for &b in &edges {
+                for &q in &edges {
+                    cases.push((a, b, q));
+                }
+            }
+        }
+        cases.extend((0..20_000).map(|_| (rng.next_u32(), rng.next_u32(), rng.next_u32())));
+        let mut sum = ModSum::default();
+        let mut difference = ModDiff::default();
+        sum.connect_all();
+        difference.connect_all();
+        for (a, b, q) in cases {
+            let raw = a.wrapping_add(b);
+            let want_sum = if raw >= q { raw.wrapping_sub(q) } else { raw };
+            let want_difference = if a >= b {
+                a.wrapping_sub(b)
+            } else {
+                a.wrapping_add(q).wrapping_sub(b)
+            };
+            sum.a.next = (a as u64).into();
+            sum.b.next = (b as u64).into();
+            sum.q.next = (q as u64).into();
+            difference.a.next = (a as u64).into();
+            difference.b.next = (b as u64).into();
+            difference.q.next = (q as u64).into();
+            settle(&mut sum);
+            settle(&mut difference);
+            assert_eq!(
+                sum.sum.val().to_u32(),
+                want_sum,
+                "{a:#x} + {b:#x} mod {q:#x}"
+            );
+            assert_eq!(
+                difference.difference.val().to_u32(),
+                want_difference,
+                "{a:#x} - {b:#x} mod {q:#x}"
+            );
+        }
+    }
 
     #[test]
     fn lane_matches_golden_for_every_operation_interleaved() {

@@ -4,13 +4,13 @@
 //! base 2, `k = b`) for moduli of a fixed bit size `b` (the configuration's
 //! word width, `b ≤ 30` so that the remainder `r < 3q` fits 32 bits):
 //!
-//! | cycle | work |
+//! | cycle (`L` = [`MUL32_LATENCY`] = 3) | work |
 //! |---|---|
-//! | 0–2 | `z = x·y` ([`Mul32`]) |
-//! | 2–4 | `z1 = z >> (b−1)`, `z1·m` ([`Mul32`]) |
-//! | 4–6 | `t = (z1·m) >> (b+1)`, `t·q` ([`MulLow32`]: only the low word matters) |
-//! | 6–7 | `r = (z − t·q) mod 2^(b+2)` |
-//! | 7–8 | subtract `q` or `2q` |
+//! | 0–L | `z = x·y` ([`Mul32`]) |
+//! | L–2L | `z1 = z >> (b−1)`, `z1·m` ([`Mul32`]) |
+//! | 2L–3L | `t = (z1·m) >> (b+1)`, `t·q` ([`MulLow32`]: only the low word matters) |
+//! | 3L–3L+1 | `r = (z − t·q) mod 2^(b+2)` |
+//! | 3L+1–3L+2 | subtract `q` or `2q` |
 //!
 //! `q` and `m` are quasi-static: they must not change while products are in
 //! flight (the engine switches modulus only between jobs, after a drain).
@@ -21,6 +21,9 @@ use crate::mul32::{MUL32_LATENCY, Mul32, MulLow32};
 
 /// Cycles from `x`, `y` to `result`.
 pub const MODMUL_LATENCY: usize = 3 * MUL32_LATENCY + 2;
+
+// The z_low line below is 2 · MUL32_LATENCY long.
+const _: () = assert!(MUL32_LATENCY == 3);
 
 /// Largest modulus bit size the 32-bit datapath supports.
 pub const MAX_WORD_BITS: usize = 30;
@@ -45,8 +48,8 @@ pub struct ModMul {
     product: Mul32,
     estimate: Mul32,
     correction: MulLow32,
-    // Low word of z, delayed to meet t·q.
-    z_low: [DFF<Bits<32>>; 4],
+    // Low word of z, delayed to meet t·q (2 · MUL32_LATENCY long).
+    z_low: [DFF<Bits<32>>; 6],
     remainder: DFF<Bits<32>>,
     reduced: DFF<Bits<32>>,
     twice_q: Signal<Local, Bits<32>>,
@@ -98,7 +101,7 @@ impl Logic for ModMul {
         self.estimate.clock.next = self.clock.val();
         self.correction.clock.next = self.clock.val();
         dff_setup!(self, clock, remainder, reduced);
-        for i in 0..4 {
+        for i in 0..6 {
             self.z_low[i].clock.next = self.clock.val();
         }
         // z = x·y
@@ -109,7 +112,7 @@ impl Logic for ModMul {
             | (self.product.lo.val() >> self.z1_lo_shift.val());
         self.estimate.b.next = self.m.val();
         self.z_low[0].d.next = self.product.lo.val();
-        for i in 1..4 {
+        for i in 1..6 {
             self.z_low[i].d.next = self.z_low[i - 1].q.val();
         }
         // t·q
@@ -118,7 +121,7 @@ impl Logic for ModMul {
         self.correction.b.next = self.q.val();
         // r = z − t·q in [0, 3q)
         self.remainder.d.next =
-            (self.z_low[3].q.val() - self.correction.lo.val()) & self.remainder_mask.val();
+            (self.z_low[5].q.val() - self.correction.lo.val()) & self.remainder_mask.val();
         self.twice_q.next = self.q.val() << 1;
         if self.remainder.q.val() >= self.twice_q.val() {
             self.reduced.d.next = self.remainder.q.val() - self.twice_q.val();

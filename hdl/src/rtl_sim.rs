@@ -91,7 +91,9 @@ impl std::fmt::Display for RtlError {
 
 impl std::error::Error for RtlError {}
 
-fn run(cmd: &mut Command) -> Result<String, RtlError> {
+/// Runs a tool to completion: its stdout and stderr together, or an
+/// [`RtlError`] with that text when it cannot start or exits unsuccessfully.
+pub fn run(cmd: &mut Command) -> Result<String, RtlError> {
     let out = cmd
         .output()
         .map_err(|e| RtlError(format!("cannot start {cmd:?}: {e}")))?;

@@ -498,20 +498,9 @@ int main(int argc, char** argv) {
 }
 "#;
 
+/// [`ola_hdl::rtl_sim::run`] with its error as text, as this module reports.
 fn run(command: &mut Command) -> Result<String, String> {
-    let out = command
-        .output()
-        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(format!("{command:?} failed:\n{text}"))
-    }
+    ola_hdl::rtl_sim::run(command).map_err(|e| e.to_string())
 }
 
 impl Verilated {

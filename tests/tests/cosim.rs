@@ -160,6 +160,27 @@ fn check<const P: usize, const DA: usize, const TA: usize, const EA: usize, cons
     config: Config,
     seed: u64,
 ) {
+    // The RTL model lives on the stack and, at P = 8 with the multipliers'
+    // DSP registers, outgrows a test thread's default 2 MiB.
+    let session = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || check_on_this_thread::<P, DA, TA, EA, M>(config, seed))
+        .expect("spawn the co-simulation thread");
+    if let Err(panic) = session.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn check_on_this_thread<
+    const P: usize,
+    const DA: usize,
+    const TA: usize,
+    const EA: usize,
+    const M: usize,
+>(
+    config: Config,
+    seed: u64,
+) {
     let mut rtl: Accelerator<P, DA, TA, EA, M> = Accelerator::new(&config);
     rtl.connect_all();
     let lock_step = LockStep {

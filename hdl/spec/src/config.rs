@@ -3,7 +3,7 @@
 
 /// Cycles from a lane's inputs to its outputs (the RTL asserts its
 /// pipeline has exactly this depth).
-pub const LANE_LATENCY: usize = 10;
+pub const LANE_LATENCY: usize = 13;
 
 /// Register stages the engine puts around the memories so its critical
 /// paths stay short (issue 8, timing closure on ECP5): A, the issued read
