@@ -16,7 +16,7 @@
 //! the exact change of the plan's loss when only layer `i` moves to `c`:
 //! the marginals a local search around the plan needs.
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use indicatif::ProgressBar;
 use ola_approx::ChebyshevPoly;
 
@@ -24,27 +24,7 @@ use crate::accuracy::map_values;
 use crate::error::{Error, Result};
 use crate::fit::LayerFit;
 use crate::model::ResNet;
-use crate::tune::KL_CAP;
-
-/// Log-softmax over the classes.
-fn log_softmax(z: &Tensor) -> Result<Tensor> {
-    Ok(z.broadcast_sub(&z.log_sum_exp(1)?.unsqueeze(1)?)?)
-}
-
-/// Mean over images of `min(KL(p_exact ‖ softmax(z)), KL_CAP)`, with
-/// `target` the exact log-probabilities.
-pub fn capped_kl(target: &Tensor, logits: &Tensor) -> Result<f64> {
-    let lp = log_softmax(logits)?;
-    let kl = (target.exp()? * (target - &lp)?)?
-        .sum(1)?
-        .to_dtype(DType::F64)?
-        .to_vec1::<f64>()?;
-    let capped: f64 = kl
-        .iter()
-        .map(|&k| if k.is_finite() { k.min(KL_CAP) } else { KL_CAP })
-        .sum();
-    Ok(capped / kl.len().max(1) as f64)
-}
+use crate::tune::{capped_kl, log_softmax};
 
 /// What surrounds the substituted layer in [`layer_losses`].
 #[derive(Clone, Copy, Debug)]

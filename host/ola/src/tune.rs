@@ -230,10 +230,17 @@ pub fn check_loss(
 ) -> Result<f64> {
     let (x, _) = data.batch(0, data.len(), norm)?;
     let target = log_softmax(&model.logits(&x)?)?;
-    let lp = log_softmax(&model.forward(&x, &mut |i, t| {
+    let logits = model.forward(&x, &mut |i, t| {
         crate::accuracy::map_values(t, &|v| polys[i].eval(v))
-    })?)?;
-    let kl = (target.exp()? * (&target - &lp)?)?
+    })?;
+    capped_kl(&target, &logits)
+}
+
+/// Mean over images of `min(KL(p_exact ‖ softmax(logits)), KL_CAP)`, with
+/// `target` the exact log-probabilities.
+pub fn capped_kl(target: &Tensor, logits: &Tensor) -> Result<f64> {
+    let lp = log_softmax(logits)?;
+    let kl = (target.exp()? * (target - &lp)?)?
         .sum(1)?
         .to_dtype(DType::F64)?
         .to_vec1::<f64>()?;
@@ -244,7 +251,8 @@ pub fn check_loss(
     Ok(capped / kl.len().max(1) as f64)
 }
 
-fn log_softmax(z: &Tensor) -> Result<Tensor> {
+/// Row-wise log-softmax of a batch of logits.
+pub(crate) fn log_softmax(z: &Tensor) -> Result<Tensor> {
     Ok(z.broadcast_sub(&z.log_sum_exp(1)?.unsqueeze(1)?)?)
 }
 
