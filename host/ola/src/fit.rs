@@ -278,6 +278,15 @@ pub fn candidate_cycles(costs: &CostTable, family: Family, degree: usize) -> Opt
     }
 }
 
+/// Levels a candidate consumes, by the same rule as [`candidate_cycles`]
+/// (parity: entry `k`'s levels plus one); 0 when the table cannot price it.
+pub fn candidate_levels(costs: &CostTable, family: Family, degree: usize) -> u32 {
+    match family {
+        Family::Parity => costs.entry(degree / 2).map_or(0, |e| e.levels + 1),
+        _ => costs.entry(degree).map_or(0, |e| e.levels),
+    }
+}
+
 /// Coefficients padded with zeros to degree `d` (a power-of-two fit may
 /// have a zero leading coefficient; the plan keeps the nominal degree).
 fn pad(c: &[f64], d: usize) -> Vec<f64> {

@@ -13,7 +13,9 @@ use crate::cifar::{Dataset, Normalization};
 use crate::costs::CostTable;
 use crate::dp::{Choice, solve};
 use crate::error::{Error, Result};
-use crate::fit::{Candidate, Family, FitOptions, LayerFit, candidate_cycles, fit_layer};
+use crate::fit::{
+    Candidate, Family, FitOptions, LayerFit, candidate_cycles, candidate_levels, fit_layer,
+};
 use crate::measured::{Context, layer_losses};
 use crate::model::ResNet;
 use crate::plan::{Plan, PlanLayer};
@@ -159,14 +161,6 @@ pub struct Report {
 /// The DP error of a candidate outside the measured search's reach (a
 /// capped KL is at most 1).
 const OUT_OF_REACH: f64 = 1e6;
-
-/// Levels a candidate consumes (0 when the table cannot price it).
-fn candidate_levels(costs: &CostTable, family: Family, degree: usize) -> u32 {
-    match family {
-        Family::Parity => costs.entry(degree / 2).map_or(0, |e| e.levels + 1),
-        _ => costs.entry(degree).map_or(0, |e| e.levels),
-    }
-}
 
 /// A progress bar (hidden when quiet).
 pub fn bar(quiet: bool, what: &str) -> ProgressBar {
