@@ -89,6 +89,11 @@ pub struct Accelerator<
 
     region: Signal<Local, Bits<4>>,
     offset: Signal<Local, Bits<32>>,
+    // Register addresses are below 64: the address's upper bits all zero
+    // and the low six bits decoded by one `case` (a parallel multiplexer,
+    // not a priority chain of 28-bit compares: issue 8).
+    register_space: Signal<Local, Bit>,
+    register_index: Signal<Local, Bits<32>>,
     register_value: Signal<Local, Bits<32>>,
     register_readable: Signal<Local, Bit>,
     new_errors: Signal<Local, Bits<32>>,
@@ -177,6 +182,8 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             answer_value: Default::default(),
             region: Default::default(),
             offset: Default::default(),
+            register_space: Default::default(),
+            register_index: Default::default(),
             register_value: Default::default(),
             register_readable: Default::default(),
             new_errors: Default::default(),
@@ -262,6 +269,8 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         self.engine.clock.next = self.clock.val();
         self.region.next = self.bus_address.val().get_bits::<4>(28);
         self.offset.next = self.bus_address.val() & 0x0FFF_FFFF;
+        self.register_space.next = (self.bus_address.val() >> 6) == 0;
+        self.register_index.next = self.bus_address.val() & 0x3F;
         self.busy.next = self.engine.busy.val();
 
         // Free-running 64-bit cycle counter.
@@ -330,49 +339,36 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             self.status_error.next = 4.into();
         }
 
-        // Register read mux.
+        // Register read mux (decimal indices: the kernel language writes
+        // patterns to Verilog as they are spelled).
         self.register_readable.next = true;
         self.register_value.next = 0.into();
-        if self.offset.val() == 0x0 {
-            self.register_value.next = self.id_value.val();
-        } else if self.offset.val() == 0x1 {
-            self.register_value.next = self.config_value.val();
-        } else if self.offset.val() == 0x2 {
-            self.register_value.next = self.user_words.val();
-        } else if self.offset.val() == 0x4 {
-            self.register_value.next =
-                self.status_busy.val() | self.status_done.val() | self.status_error.val();
-        } else if self.offset.val() == 0x5 {
-            self.register_value.next = self.errors.q.val();
-        } else if self.offset.val() == 0x6 {
-            self.register_value.next = self.cycles_lo.q.val();
-        } else if self.offset.val() == 0x7 {
-            self.register_value.next = self.cycles_hi_latched.q.val();
-        } else if self.offset.val() == 0x8 {
-            self.register_value.next = self.job_cycles.q.val();
-        } else if self.offset.val() == 0x10 {
-            self.register_value.next = self.desc_op.q.val();
-        } else if self.offset.val() == 0x11 {
-            self.register_value.next = self.desc_log_n.q.val();
-        } else if self.offset.val() == 0x12 {
-            self.register_value.next = self.desc_slot.q.val();
-        } else if self.offset.val() == 0x13 {
-            self.register_value.next = self.desc_a.q.val();
-        } else if self.offset.val() == 0x14 {
-            self.register_value.next = self.desc_b.q.val();
-        } else if self.offset.val() == 0x15 {
-            self.register_value.next = self.desc_dst.q.val();
-        } else if self.offset.val() == 0x16 {
-            self.register_value.next = self.desc_const.q.val();
-        } else if self.offset.val() == 0x20 {
-            self.register_value.next = self.mod_slot.q.val();
-        } else if self.offset.val() == 0x21 {
-            self.register_value.next = self.mod_q.q.val();
-        } else if self.offset.val() == 0x22 {
-            self.register_value.next = self.mod_m.q.val();
-        } else if self.offset.val() == 0x24 {
-            self.register_value.next = self.engine.mod_readback.val();
-        } else {
+        match self.register_index.val().index() {
+            0 => self.register_value.next = self.id_value.val(),
+            1 => self.register_value.next = self.config_value.val(),
+            2 => self.register_value.next = self.user_words.val(),
+            4 => {
+                self.register_value.next =
+                    self.status_busy.val() | self.status_done.val() | self.status_error.val();
+            }
+            5 => self.register_value.next = self.errors.q.val(),
+            6 => self.register_value.next = self.cycles_lo.q.val(),
+            7 => self.register_value.next = self.cycles_hi_latched.q.val(),
+            8 => self.register_value.next = self.job_cycles.q.val(),
+            16 => self.register_value.next = self.desc_op.q.val(),
+            17 => self.register_value.next = self.desc_log_n.q.val(),
+            18 => self.register_value.next = self.desc_slot.q.val(),
+            19 => self.register_value.next = self.desc_a.q.val(),
+            20 => self.register_value.next = self.desc_b.q.val(),
+            21 => self.register_value.next = self.desc_dst.q.val(),
+            22 => self.register_value.next = self.desc_const.q.val(),
+            32 => self.register_value.next = self.mod_slot.q.val(),
+            33 => self.register_value.next = self.mod_q.q.val(),
+            34 => self.register_value.next = self.mod_m.q.val(),
+            36 => self.register_value.next = self.engine.mod_readback.val(),
+            _ => self.register_readable.next = false,
+        }
+        if !self.register_space.val() {
             self.register_readable.next = false;
         }
 
@@ -399,12 +395,13 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         self.read_value.d.next = 0.into();
         if self.bus_read.val() {
             if self.region.val() == self.region_registers.val() {
-                self.read_value.d.next = self.register_value.val();
-                if self.offset.val() == 0x6 {
-                    self.cycles_hi_latched.d.next = self.cycles_hi.q.val();
-                }
-                if !self.register_readable.val() {
+                if self.register_readable.val() {
+                    self.read_value.d.next = self.register_value.val();
+                } else {
                     self.new_errors.next = self.err_address.val();
+                }
+                if self.register_space.val() & (self.register_index.val() == 6) {
+                    self.cycles_hi_latched.d.next = self.cycles_hi.q.val();
                 }
             } else if (self.region.val() == self.region_data.val()) & self.in_range.val() {
                 if self.engine.busy.val() {
@@ -424,57 +421,73 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         // Bus writes.
         if self.bus_write.val() {
             if self.region.val() == self.region_registers.val() {
-                if self.offset.val() == 0x3 {
-                    if self.bus_write_data.val().get_bit(1) {
-                        self.errors_base.next = 0.into();
-                        self.done_seen.d.next = false;
-                    }
-                    if self.bus_write_data.val().get_bit(0) {
-                        if self.engine.busy.val() {
-                            self.new_errors.next = self.err_busy.val();
-                        } else {
-                            self.start_request.next = true;
-                            self.engine.start.next = true;
-                            self.done_seen.d.next = false;
+                if self.register_space.val() {
+                    match self.register_index.val().index() {
+                        3 => {
+                            if self.bus_write_data.val().get_bit(1) {
+                                self.errors_base.next = 0.into();
+                                self.done_seen.d.next = false;
+                            }
+                            if self.bus_write_data.val().get_bit(0) {
+                                if self.engine.busy.val() {
+                                    self.new_errors.next = self.err_busy.val();
+                                } else {
+                                    self.start_request.next = true;
+                                    self.engine.start.next = true;
+                                    self.done_seen.d.next = false;
+                                }
+                            }
                         }
-                    }
-                } else if self.offset.val() == 0x10 {
-                    self.desc_op.d.next = self.bus_write_data.val();
-                } else if self.offset.val() == 0x11 {
-                    self.desc_log_n.d.next = self.bus_write_data.val();
-                    self.desc_mask.d.next = self.new_size.val() - 1;
-                    self.desc_limit.d.next = self.user_words.val() - self.new_size.val();
-                    self.desc_size_flags.d.next =
-                        self.new_size_flags.val() | self.new_range_flag.val();
-                    self.desc_half_rows.d.next = self.new_half_rows.val();
-                    if (self.new_half_rows.val() >> 1) >= self.gap_base.val() {
-                        self.desc_gap.d.next = 0.into();
-                    } else {
-                        self.desc_gap.d.next =
-                            self.gap_base.val() - (self.new_half_rows.val() >> 1);
-                    }
-                    self.desc_last_stage.d.next = self.bus_write_data.val() - 1;
-                } else if self.offset.val() == 0x12 {
-                    self.desc_slot.d.next = self.bus_write_data.val();
-                } else if self.offset.val() == 0x13 {
-                    self.desc_a.d.next = self.bus_write_data.val();
-                } else if self.offset.val() == 0x14 {
-                    self.desc_b.d.next = self.bus_write_data.val();
-                } else if self.offset.val() == 0x15 {
-                    self.desc_dst.d.next = self.bus_write_data.val();
-                } else if self.offset.val() == 0x16 {
-                    self.desc_const.d.next = self.bus_write_data.val();
-                } else if self.offset.val() == 0x20 {
-                    self.mod_slot.d.next = self.bus_write_data.val();
-                } else if self.offset.val() == 0x21 {
-                    self.mod_q.d.next = self.bus_write_data.val();
-                } else if self.offset.val() == 0x22 {
-                    self.mod_m.d.next = self.bus_write_data.val();
-                } else if self.offset.val() == 0x23 {
-                    if self.engine.busy.val() {
-                        self.new_errors.next = self.err_access.val();
-                    } else {
-                        self.engine.mod_write.next = true;
+                        16 => {
+                            self.desc_op.d.next = self.bus_write_data.val();
+                        }
+                        17 => {
+                            self.desc_log_n.d.next = self.bus_write_data.val();
+                            self.desc_mask.d.next = self.new_size.val() - 1;
+                            self.desc_limit.d.next = self.user_words.val() - self.new_size.val();
+                            self.desc_size_flags.d.next =
+                                self.new_size_flags.val() | self.new_range_flag.val();
+                            self.desc_half_rows.d.next = self.new_half_rows.val();
+                            if (self.new_half_rows.val() >> 1) >= self.gap_base.val() {
+                                self.desc_gap.d.next = 0.into();
+                            } else {
+                                self.desc_gap.d.next =
+                                    self.gap_base.val() - (self.new_half_rows.val() >> 1);
+                            }
+                            self.desc_last_stage.d.next = self.bus_write_data.val() - 1;
+                        }
+                        18 => {
+                            self.desc_slot.d.next = self.bus_write_data.val();
+                        }
+                        19 => {
+                            self.desc_a.d.next = self.bus_write_data.val();
+                        }
+                        20 => {
+                            self.desc_b.d.next = self.bus_write_data.val();
+                        }
+                        21 => {
+                            self.desc_dst.d.next = self.bus_write_data.val();
+                        }
+                        22 => {
+                            self.desc_const.d.next = self.bus_write_data.val();
+                        }
+                        32 => {
+                            self.mod_slot.d.next = self.bus_write_data.val();
+                        }
+                        33 => {
+                            self.mod_q.d.next = self.bus_write_data.val();
+                        }
+                        34 => {
+                            self.mod_m.d.next = self.bus_write_data.val();
+                        }
+                        35 => {
+                            if self.engine.busy.val() {
+                                self.new_errors.next = self.err_access.val();
+                            } else {
+                                self.engine.mod_write.next = true;
+                            }
+                        }
+                        _ => self.new_errors.next = self.err_address.val(),
                     }
                 } else {
                     self.new_errors.next = self.err_address.val();

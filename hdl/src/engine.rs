@@ -234,14 +234,15 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     op_mac: DFF<Bit>,
     op_mul_const: DFF<Bit>,
     lane_op: DFF<Bits<3>>,
-    last_slot: DFF<Bits<32>>,
+    // Operand slots of a vector row pair (0..=2): two bits, so the
+    // sequencer's slot compares are one LUT each.
+    last_slot: DFF<Bits<2>>,
     modulus: DFF<Bits<32>>,
     barrett: DFF<Bits<32>>,
     constant: DFF<Bits<32>>,
     half_rows: DFF<Bits<32>>,
     last_row: DFF<Bits<32>>,
     stages: DFF<Bits<32>>,
-    last_stage: DFF<Bits<32>>,
     // 2^stage and 2^stage − 1, kept beside `stage` so the twiddle row is
     // bit operations on registers.
     stage_pow: DFF<Bits<32>>,
@@ -249,9 +250,21 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     stage_index: DFF<Bits<32>>,
     stage: DFF<Bits<32>>,
     row: DFF<Bits<32>>,
-    slot: DFF<Bits<32>>,
+    slot: DFF<Bits<2>>,
     gap_length: DFF<Bits<32>>,
     gap_left: DFF<Bits<32>>,
+    // The sequencer's end-of-count compares, kept as flags beside their
+    // counters (issue 8: 32-bit compares drove every job register's
+    // enable): `row == last_row`, `stage_index == log_n − 1`,
+    // `gap_left == 0`, `drain_count == 0`. Each is set from a compare of
+    // the counter's current value against the limit's predecessor (or of
+    // the value it is loaded with), registered.
+    row_last: DFF<Bit>,
+    stage_last: DFF<Bit>,
+    gap_zero: DFF<Bit>,
+    drain_zero: DFF<Bit>,
+    last_row_before: DFF<Bits<32>>,
+    last_stage_before: DFF<Bits<32>>,
     source_row: DFF<Bits<32>>,
     target_row: DFF<Bits<32>>,
     a_row: DFF<Bits<32>>,
@@ -259,6 +272,18 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     dst_row: DFF<Bits<32>>,
     twiddle_main_base: DFF<Bits<32>>,
     twiddle_early_base: DFF<Bits<32>>,
+    // Bank parities (popcount mod 2) of the row registers above, kept
+    // beside them. An issued row is base | offset with disjoint bits (the
+    // buffers are aligned to N/P rows, the offsets below N/P), so its bank
+    // is parity(base) ^ parity(offset): the issue path sees one-bit
+    // parities instead of a 32-bit parity tree behind the row
+    // multiplexers (issue 8).
+    pending_target_parity: DFF<Bit>,
+    source_parity: DFF<Bit>,
+    target_parity: DFF<Bit>,
+    a_parity: DFF<Bit>,
+    b_parity: DFF<Bit>,
+    dst_parity: DFF<Bit>,
 
     // Stage A: the issued read, registered before it reaches the memories.
     issued: DFF<Bit>,
@@ -334,6 +359,13 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     read_row_a: Signal<Local, Bits<32>>,
     read_row_b: Signal<Local, Bits<32>>,
     operand_base: Signal<Local, Bits<32>>,
+    // Bank parity of `read_row_a` and its parts.
+    read_parity: Signal<Local, Bit>,
+    base_parity: Signal<Local, Bit>,
+    row_parity: Signal<Local, Bit>,
+    start_a_row: Signal<Local, Bits<32>>,
+    start_b_row: Signal<Local, Bits<32>>,
+    start_dst_row: Signal<Local, Bits<32>>,
     twiddle_step: Signal<Local, Bits<32>>,
     host_row: Signal<Local, Bits<32>>,
     host_lane: Signal<Local, Bits<32>>,
@@ -357,6 +389,7 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     log_rows_per_buffer: Constant<Bits<32>>,
     scratch0_row: Constant<Bits<32>>,
     scratch1_row: Constant<Bits<32>>,
+    scratch0_parity: Constant<Bit>,
     slot_count: Constant<Bits<32>>,
     word_bits: Constant<Bits<32>>,
     single_lane: Constant<Bit>,
@@ -364,6 +397,10 @@ pub struct Engine<const P: usize, const DA: usize, const TA: usize, const EA: us
     zero_twiddle_address: Constant<Bits<TA>>,
     zero_early_address: Constant<Bits<EA>>,
     lane_op_mul: Constant<Bits<3>>,
+    // Slot numbers typed to the slot registers' width.
+    slot_0: Constant<Bits<2>>,
+    slot_1: Constant<Bits<2>>,
+    slot_2: Constant<Bits<2>>,
     drain_ntt: Constant<Bits<32>>,
     drain_vector: Constant<Bits<32>>,
     err_bad_op: Constant<Bits<32>>,
@@ -480,7 +517,6 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             half_rows: Default::default(),
             last_row: Default::default(),
             stages: Default::default(),
-            last_stage: Default::default(),
             stage_pow: Default::default(),
             stage_low: Default::default(),
             stage_index: Default::default(),
@@ -489,6 +525,12 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             slot: Default::default(),
             gap_length: Default::default(),
             gap_left: Default::default(),
+            row_last: Default::default(),
+            stage_last: Default::default(),
+            gap_zero: Default::default(),
+            drain_zero: Default::default(),
+            last_row_before: Default::default(),
+            last_stage_before: Default::default(),
             source_row: Default::default(),
             target_row: Default::default(),
             a_row: Default::default(),
@@ -496,6 +538,12 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             dst_row: Default::default(),
             twiddle_main_base: Default::default(),
             twiddle_early_base: Default::default(),
+            pending_target_parity: Default::default(),
+            source_parity: Default::default(),
+            target_parity: Default::default(),
+            a_parity: Default::default(),
+            b_parity: Default::default(),
+            dst_parity: Default::default(),
             issued: Default::default(),
             issued_ntt: Default::default(),
             issued_first: Default::default(),
@@ -556,6 +604,12 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             read_row_a: Default::default(),
             read_row_b: Default::default(),
             operand_base: Default::default(),
+            read_parity: Default::default(),
+            base_parity: Default::default(),
+            row_parity: Default::default(),
+            start_a_row: Default::default(),
+            start_b_row: Default::default(),
+            start_dst_row: Default::default(),
             twiddle_step: Default::default(),
             host_row: Default::default(),
             host_lane: Default::default(),
@@ -577,6 +631,7 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             log_rows_per_buffer: c32(config.rows_per_buffer().trailing_zeros() as u64),
             scratch0_row: c32(scratch0),
             scratch1_row: c32(scratch0 + config.rows_per_buffer() as u64),
+            scratch0_parity: Constant::new(scratch0.count_ones() % 2 == 1),
             slot_count: c32(M as u64),
             word_bits: c32(config.word_bits as u64),
             single_lane: Constant::new(P == 1),
@@ -584,6 +639,9 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             zero_twiddle_address: Constant::new(0.into()),
             zero_early_address: Constant::new(0.into()),
             lane_op_mul: Constant::new((crate::lane::LaneOp::Mul as u64).into()),
+            slot_0: Constant::new(0.into()),
+            slot_1: Constant::new(1.into()),
+            slot_2: Constant::new(2.into()),
             drain_ntt: c32(PIPELINE_LATENCY as u64 + 1),
             drain_vector: c32(PIPELINE_LATENCY as u64 + 2),
             err_bad_op: c32(ERR_BAD_OP as u64),
@@ -631,7 +689,6 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             half_rows,
             last_row,
             stages,
-            last_stage,
             stage_pow,
             stage_low,
             stage_index,
@@ -640,6 +697,12 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             slot,
             gap_length,
             gap_left,
+            row_last,
+            stage_last,
+            gap_zero,
+            drain_zero,
+            last_row_before,
+            last_stage_before,
             source_row,
             target_row,
             a_row,
@@ -647,6 +710,12 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             dst_row,
             twiddle_main_base,
             twiddle_early_base,
+            pending_target_parity,
+            source_parity,
+            target_parity,
+            a_parity,
+            b_parity,
+            dst_parity,
             second_row,
             host_read_valid,
             host_read_bank,
@@ -947,6 +1016,7 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         self.pending_mul_const.d.next = self.desc_op.val() == 6;
         self.pending_lane_op.d.next = self.vector_lane_op.val();
         self.pending_target.d.next = self.first_target.val();
+        self.pending_target_parity.d.next = self.first_target.val().xor();
         self.pending_last_row.d.next = self.desc_half_rows.val() - 1;
         // An out-of-range slot (refused) leaves the modulus as it was.
         self.pending_modulus.d.next = self.modulus.q.val();
@@ -957,6 +1027,9 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                 self.pending_barrett.d.next = self.modulus_m[i].q.val();
             }
         }
+        self.start_a_row.next = self.desc_a.val() >> self.log_lanes.val();
+        self.start_b_row.next = self.desc_b.val() >> self.log_lanes.val();
+        self.start_dst_row.next = self.desc_dst.val() >> self.log_lanes.val();
         self.start_pending.d.next =
             self.start.val() & !self.running.q.val() & !self.start_pending.q.val();
         if self.start_pending.q.val() {
@@ -976,8 +1049,11 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             self.constant.d.next = self.desc_const.val();
             self.half_rows.d.next = self.desc_half_rows.val();
             self.last_row.d.next = self.pending_last_row.q.val();
+            self.last_row_before.d.next = self.pending_last_row.q.val() - 1;
+            self.row_last.d.next = self.pending_last_row.q.val() == 0;
+            self.last_stage_before.d.next = self.desc_last_stage.val() - 1;
+            self.stage_last.d.next = self.desc_last_stage.val() == 0;
             self.stages.d.next = self.desc_log_n.val();
-            self.last_stage.d.next = self.desc_last_stage.val();
             self.stage_index.d.next = 0.into();
             if self.pending_inverse.q.val() {
                 self.stage.d.next = self.desc_last_stage.val();
@@ -991,19 +1067,25 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                 self.stage_low.d.next = 0.into();
             }
             self.row.d.next = 0.into();
-            self.slot.d.next = 0.into();
+            self.slot.d.next = self.slot_0.val();
             if self.pending_mac.q.val() {
-                self.last_slot.d.next = 2.into();
+                self.last_slot.d.next = self.slot_2.val();
             } else {
-                self.last_slot.d.next = 1.into();
+                self.last_slot.d.next = self.slot_1.val();
             }
             self.gap_length.d.next = self.desc_gap.val();
             self.gap_left.d.next = 0.into();
-            self.a_row.d.next = self.desc_a.val() >> self.log_lanes.val();
-            self.b_row.d.next = self.desc_b.val() >> self.log_lanes.val();
-            self.dst_row.d.next = self.desc_dst.val() >> self.log_lanes.val();
-            self.source_row.d.next = self.desc_a.val() >> self.log_lanes.val();
+            self.gap_zero.d.next = true;
+            self.a_row.d.next = self.start_a_row.val();
+            self.b_row.d.next = self.start_b_row.val();
+            self.dst_row.d.next = self.start_dst_row.val();
+            self.source_row.d.next = self.start_a_row.val();
             self.target_row.d.next = self.pending_target.q.val();
+            self.a_parity.d.next = self.start_a_row.val().xor();
+            self.b_parity.d.next = self.start_b_row.val().xor();
+            self.dst_parity.d.next = self.start_dst_row.val().xor();
+            self.source_parity.d.next = self.start_a_row.val().xor();
+            self.target_parity.d.next = self.pending_target_parity.q.val();
             self.twiddle_main_base.d.next = ((self.desc_slot.val() << 1)
                 | (self.desc_op.val() & 1))
                 << self.log_rows_per_buffer.val();
@@ -1018,6 +1100,10 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         self.read_row_a.next = 0.into();
         self.read_row_b.next = 0.into();
         self.operand_base.next = self.a_row.q.val();
+        self.base_parity.next = self.a_parity.q.val();
+        self.read_parity.next = false;
+        // parity(row << 1) = parity(row): one parity for every pattern.
+        self.row_parity.next = self.row.q.val().xor();
         // Stage s ≥ log2 P takes main-table row base + 2^s/P + (row mod
         // 2^s/P); every term sits below the next one's lowest set bit, so
         // the sum is an OR (below log2 P the row is unused: early table).
@@ -1037,11 +1123,13 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
         }
         if self.running.q.val() & !self.draining.q.val() {
             if self.is_ntt.q.val() {
-                if self.gap_left.q.val() != 0 {
+                if !self.gap_zero.q.val() {
                     self.gap_left.d.next = self.gap_left.q.val() - 1;
+                    self.gap_zero.d.next = self.gap_left.q.val() == 1;
                 } else {
                     self.issue.next = true;
                     self.issued_ntt.d.next = true;
+                    self.read_parity.next = self.source_parity.q.val() ^ self.row_parity.val();
                     // Buffers start at multiples of N/P rows and every
                     // offset below is under N/P: the row sums are ORs.
                     if self.inverse.q.val() {
@@ -1064,13 +1152,17 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                     self.issued_early.d.next = self.twiddle_step.val() == 0;
                     self.issued_twiddle_main.d.next = self.twiddle_row_main.val();
                     self.issued_twiddle_early.d.next = self.twiddle_row_early.val();
-                    if self.row.q.val() == self.last_row.q.val() {
+                    if self.row_last.q.val() {
                         self.row.d.next = 0.into();
-                        if self.stage_index.q.val() == self.last_stage.q.val() {
+                        self.row_last.d.next = self.last_row.q.val() == 0;
+                        if self.stage_last.q.val() {
                             self.draining.d.next = true;
                             self.drain_count.d.next = self.drain_ntt.val();
+                            self.drain_zero.d.next = false;
                         } else {
                             self.stage_index.d.next = self.stage_index.q.val() + 1;
+                            self.stage_last.d.next =
+                                self.stage_index.q.val() == self.last_stage_before.q.val();
                             if self.inverse.q.val() {
                                 self.stage.d.next = self.stage.q.val() - 1;
                                 self.stage_pow.d.next = self.stage_pow.q.val() >> 1;
@@ -1082,53 +1174,71 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
                             }
                             self.source_row.d.next = self.target_row.q.val();
                             self.target_row.d.next = self.next_target.val();
+                            self.source_parity.d.next = self.target_parity.q.val();
+                            if self.stages_remaining.val().get_bit(0) {
+                                self.target_parity.d.next = self.scratch0_parity.val();
+                            } else {
+                                self.target_parity.d.next = self.dst_parity.q.val();
+                            }
                             self.gap_left.d.next = self.gap_length.q.val();
+                            self.gap_zero.d.next = self.gap_length.q.val() == 0;
                         }
                     } else {
                         self.row.d.next = self.row.q.val() + 1;
+                        self.row_last.d.next = self.row.q.val() == self.last_row_before.q.val();
                     }
                 }
             } else {
                 // Vector job: slot 0 reads a (Mac: the accumulator), slot 1
                 // b (Mac: a; MulConst: a), slot 2 b (Mac only).
                 if self.op_mac.q.val() {
-                    if self.slot.q.val() == 0 {
+                    if self.slot.q.val() == self.slot_0.val() {
                         self.operand_base.next = self.dst_row.q.val();
-                    } else if self.slot.q.val() == 1 {
+                        self.base_parity.next = self.dst_parity.q.val();
+                    } else if self.slot.q.val() == self.slot_1.val() {
                         self.operand_base.next = self.a_row.q.val();
+                        self.base_parity.next = self.a_parity.q.val();
                     } else {
                         self.operand_base.next = self.b_row.q.val();
+                        self.base_parity.next = self.b_parity.q.val();
                     }
                 } else if self.op_mul_const.q.val() {
                     self.operand_base.next = self.a_row.q.val();
-                } else if self.slot.q.val() == 1 {
+                    self.base_parity.next = self.a_parity.q.val();
+                } else if self.slot.q.val() == self.slot_1.val() {
                     self.operand_base.next = self.b_row.q.val();
+                    self.base_parity.next = self.b_parity.q.val();
                 }
+                self.read_parity.next = self.base_parity.val() ^ self.row_parity.val();
                 self.read_row_a.next = self.operand_base.val() | (self.row.q.val() << 1);
                 self.read_row_b.next = self.operand_base.val() | (self.row.q.val() << 1) | 1;
-                self.issue.next = !((self.op_mul_const.q.val()) & (self.slot.q.val() == 0));
-                self.issued_first.d.next = self.slot.q.val() == 0;
-                self.issued_second.d.next = (self.slot.q.val() == 1) & (self.op_mac.q.val());
+                self.issue.next =
+                    !((self.op_mul_const.q.val()) & (self.slot.q.val() == self.slot_0.val()));
+                self.issued_first.d.next = self.slot.q.val() == self.slot_0.val();
+                self.issued_second.d.next =
+                    (self.slot.q.val() == self.slot_1.val()) & (self.op_mac.q.val());
                 self.issued_last.d.next = self.slot.q.val() == self.last_slot.q.val();
                 self.issued_row_a.d.next = self.dst_row.q.val() | (self.row.q.val() << 1);
                 self.issued_row_b.d.next = self.dst_row.q.val() | (self.row.q.val() << 1) | 1;
                 if self.slot.q.val() == self.last_slot.q.val() {
-                    self.slot.d.next = 0.into();
-                    if self.row.q.val() == self.last_row.q.val() {
+                    self.slot.d.next = self.slot_0.val();
+                    if self.row_last.q.val() {
                         self.draining.d.next = true;
                         self.drain_count.d.next = self.drain_vector.val();
+                        self.drain_zero.d.next = false;
                     } else {
                         self.row.d.next = self.row.q.val() + 1;
+                        self.row_last.d.next = self.row.q.val() == self.last_row_before.q.val();
                     }
                 } else {
-                    self.slot.d.next = self.slot.q.val() + 1;
+                    self.slot.d.next = self.slot.q.val() + self.slot_1.val();
                 }
             }
         }
         self.issued.d.next = self.issue.val();
         self.issued_read_a.d.next = self.read_row_a.val();
         self.issued_read_b.d.next = self.read_row_b.val();
-        self.issued_swap.d.next = self.read_row_a.val().xor();
+        self.issued_swap.d.next = self.read_parity.val();
         // Stage A: the registered rows address the memories.
         if self.issued.q.val() {
             self.arriving_swap.d.next = self.issued_swap.q.val();
@@ -1147,12 +1257,13 @@ impl<const P: usize, const DA: usize, const TA: usize, const EA: usize, const M:
             }
         }
         if self.draining.q.val() {
-            if self.drain_count.q.val() == 0 {
+            if self.drain_zero.q.val() {
                 self.done.next = true;
                 self.running.d.next = false;
                 self.draining.d.next = false;
             } else {
                 self.drain_count.d.next = self.drain_count.q.val() - 1;
+                self.drain_zero.d.next = self.drain_count.q.val() == 1;
             }
         }
 

@@ -77,6 +77,11 @@ impl LaneOp {
 /// from the two adders' carries out of bit 31 (rebuilt from the sum bits)
 /// and the carry-save level's: `⌊(a + b + !q + 1) / 2^32⌋` counts the
 /// wrap of `a + b` plus `[a + b mod 2^32 ≥ q]`.
+///
+/// The candidates and the two halves of the select are outputs too, so a
+/// user can register them and select a cycle later: `sum` is `alt` when
+/// `raw_wrap ^ alt_wrap`, else `raw` (each half is one LUT after a carry
+/// chain).
 #[derive(LogicBlock, Default)]
 pub struct ModSum {
     /// First addend.
@@ -87,6 +92,14 @@ pub struct ModSum {
     pub q: Signal<In, Bits<32>>,
     /// The sum.
     pub sum: Signal<Out, Bits<32>>,
+    /// `a + b` (wrapping).
+    pub raw_sum: Signal<Out, Bits<32>>,
+    /// `a + b − q` (wrapping).
+    pub alt_sum: Signal<Out, Bits<32>>,
+    /// Carry-save level's carry out of bit 31 ⊕ `a + b`'s carry out.
+    pub raw_wrap: Signal<Out, Bit>,
+    /// `save + shifted`'s carry out of bit 31.
+    pub alt_wrap: Signal<Out, Bit>,
     raw: Signal<Local, Bits<32>>,
     not_q: Signal<Local, Bits<32>>,
     save: Signal<Local, Bits<32>>,
@@ -114,6 +127,10 @@ impl Logic for ModSum {
         self.alt_wrapped.next = (self.save.val().get_bit(31) & self.shifted.val().get_bit(31))
             | ((self.save.val().get_bit(31) ^ self.shifted.val().get_bit(31))
                 & !self.alt.val().get_bit(31));
+        self.raw_sum.next = self.raw.val();
+        self.alt_sum.next = self.alt.val();
+        self.raw_wrap.next = self.carry.val().get_bit(31) ^ self.raw_wrapped.val();
+        self.alt_wrap.next = self.alt_wrapped.val();
         if self.carry.val().get_bit(31) ^ self.alt_wrapped.val() ^ self.raw_wrapped.val() {
             self.sum.next = self.alt.val();
         } else {
@@ -125,7 +142,10 @@ impl Logic for ModSum {
 /// `a − b` when `a ≥ b`, else `a + q − b` (32-bit wrapping, any inputs):
 /// the lane's modular difference with both candidates from one adder each
 /// (`a + q − b = a + !b + q + 1` through a carry-save level) and the
-/// compare from `a − b`'s carry out of bit 31.
+/// compare from `a − b`'s carry out of bit 31. The candidates and the
+/// compare are outputs too (`difference` is `raw_difference` when
+/// `no_borrow`, else `alt_difference`), to be registered and selected a
+/// cycle later.
 #[derive(LogicBlock, Default)]
 pub struct ModDiff {
     /// Minuend.
@@ -136,11 +156,18 @@ pub struct ModDiff {
     pub q: Signal<In, Bits<32>>,
     /// The difference.
     pub difference: Signal<Out, Bits<32>>,
+    /// `a − b` (wrapping).
+    pub raw_difference: Signal<Out, Bits<32>>,
+    /// `a + q − b` (wrapping).
+    pub alt_difference: Signal<Out, Bits<32>>,
+    /// `a ≥ b`.
+    pub no_borrow: Signal<Out, Bit>,
     raw: Signal<Local, Bits<32>>,
     not_b: Signal<Local, Bits<32>>,
     save: Signal<Local, Bits<32>>,
     carry: Signal<Local, Bits<32>>,
     alt: Signal<Local, Bits<32>>,
+    ge: Signal<Local, Bit>,
 }
 
 impl Logic for ModDiff {
@@ -154,9 +181,13 @@ impl Logic for ModDiff {
             | (self.not_b.val() & self.q.val());
         self.alt.next = self.save.val() + ((self.carry.val() << 1) | 1);
         // a ≥ b exactly when a + !b + 1 carries out of bit 31.
-        if (self.a.val().get_bit(31) & !self.b.val().get_bit(31))
-            | (!(self.a.val().get_bit(31) ^ self.b.val().get_bit(31)) & !self.raw.val().get_bit(31))
-        {
+        self.ge.next = (self.a.val().get_bit(31) & !self.b.val().get_bit(31))
+            | (!(self.a.val().get_bit(31) ^ self.b.val().get_bit(31))
+                & !self.raw.val().get_bit(31));
+        self.raw_difference.next = self.raw.val();
+        self.alt_difference.next = self.alt.val();
+        self.no_borrow.next = self.ge.val();
+        if self.ge.val() {
             self.difference.next = self.raw.val();
         } else {
             self.difference.next = self.alt.val();
@@ -186,16 +217,27 @@ pub struct Lane {
     /// Second result.
     pub y: Signal<Out, Bits<32>>,
     multiplier: ModMul,
-    // Stage A: u ± v and the operands, registered.
-    sum: DFF<Bits<32>>,
-    difference: DFF<Bits<32>>,
+    // Stage A: u + v and u − v as their two candidates each (one carry
+    // chain and one LUT from the operands), the select bits, and the
+    // operands, registered; the selects are made in stage B (issue 8:
+    // the modular select after the chains was the critical path).
+    sum_raw: DFF<Bits<32>>,
+    sum_alt: DFF<Bits<32>>,
+    sum_raw_wrap: DFF<Bit>,
+    sum_alt_wrap: DFF<Bit>,
+    difference_raw: DFF<Bits<32>>,
+    difference_alt: DFF<Bits<32>>,
+    difference_ge: DFF<Bit>,
     u_a: DFF<Bits<32>>,
     w_a: DFF<Bits<32>>,
     op_a: DFF<Bits<3>>,
-    // The multiplier's first factor (v, or u − v for the inverse), chosen
-    // before the register so that the register feeds the DSP directly.
-    factor: DFF<Bits<32>>,
-    // The addend travelling beside the multiplier, and its operation.
+    // The multiplier's first factor (v, or u − v for the inverse) as two
+    // candidates chosen by `difference_ge`: one LUT in front of the DSP's
+    // input register.
+    factor_raw: DFF<Bits<32>>,
+    factor_alt: DFF<Bits<32>>,
+    // The addend travelling beside the multiplier, and its operation
+    // (the inverse's halving happens between addend[0] and addend[1]).
     addend: [DFF<Bits<32>>; 11],
     op_line: [DFF<Bits<3>>; 11],
     x_r: DFF<Bits<32>>,
@@ -213,7 +255,9 @@ pub struct Lane {
     op_mac: Constant<Bits<3>>,
     op_add: Constant<Bits<3>>,
     op_sub: Constant<Bits<3>>,
-    sum_half: Signal<Local, Bits<32>>,
+    sum_b: Signal<Local, Bits<32>>,
+    difference_b: Signal<Local, Bits<32>>,
+    addend_half: Signal<Local, Bits<32>>,
 }
 
 impl Lane {
@@ -231,12 +275,18 @@ impl Lane {
             x: Default::default(),
             y: Default::default(),
             multiplier: ModMul::new(word_bits),
-            sum: Default::default(),
-            difference: Default::default(),
+            sum_raw: Default::default(),
+            sum_alt: Default::default(),
+            sum_raw_wrap: Default::default(),
+            sum_alt_wrap: Default::default(),
+            difference_raw: Default::default(),
+            difference_alt: Default::default(),
+            difference_ge: Default::default(),
             u_a: Default::default(),
             w_a: Default::default(),
             op_a: Default::default(),
-            factor: Default::default(),
+            factor_raw: Default::default(),
+            factor_alt: Default::default(),
             addend: Default::default(),
             op_line: Default::default(),
             x_r: Default::default(),
@@ -251,7 +301,9 @@ impl Lane {
             op_mac: Constant::new((LaneOp::Mac as u64).into()),
             op_add: Constant::new((LaneOp::Add as u64).into()),
             op_sub: Constant::new((LaneOp::Sub as u64).into()),
-            sum_half: Default::default(),
+            sum_b: Default::default(),
+            difference_b: Default::default(),
+            addend_half: Default::default(),
         }
     }
 }
@@ -260,7 +312,22 @@ impl Logic for Lane {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, sum, difference, u_a, w_a, op_a, factor, x_r, y_r
+            self,
+            clock,
+            sum_raw,
+            sum_alt,
+            sum_raw_wrap,
+            sum_alt_wrap,
+            difference_raw,
+            difference_alt,
+            difference_ge,
+            u_a,
+            w_a,
+            op_a,
+            factor_raw,
+            factor_alt,
+            x_r,
+            y_r
         );
         for i in 0..11 {
             self.addend[i].clock.next = self.clock.val();
@@ -271,48 +338,67 @@ impl Logic for Lane {
         self.multiplier.m.next = self.m.val();
 
         // Stage A: u + v and u − v mod q (exact on any words, as the
-        // simulator's datapath models them), and the multiplier's factor.
+        // simulator's datapath models them) up to their final select, and
+        // the multiplier's factor candidates.
         self.input_sum.a.next = self.u.val();
         self.input_sum.b.next = self.v.val();
         self.input_sum.q.next = self.q.val();
-        self.sum.d.next = self.input_sum.sum.val();
+        self.sum_raw.d.next = self.input_sum.raw_sum.val();
+        self.sum_alt.d.next = self.input_sum.alt_sum.val();
+        self.sum_raw_wrap.d.next = self.input_sum.raw_wrap.val();
+        self.sum_alt_wrap.d.next = self.input_sum.alt_wrap.val();
         self.input_difference.a.next = self.u.val();
         self.input_difference.b.next = self.v.val();
         self.input_difference.q.next = self.q.val();
-        self.difference.d.next = self.input_difference.difference.val();
+        self.difference_raw.d.next = self.input_difference.raw_difference.val();
+        self.difference_alt.d.next = self.input_difference.alt_difference.val();
+        self.difference_ge.d.next = self.input_difference.no_borrow.val();
         self.u_a.d.next = self.u.val();
         self.w_a.d.next = self.w.val();
         self.op_a.d.next = self.op.val();
         if self.op.val() == self.op_inverse.val() {
-            self.factor.d.next = self.input_difference.difference.val();
+            self.factor_raw.d.next = self.input_difference.raw_difference.val();
+            self.factor_alt.d.next = self.input_difference.alt_difference.val();
         } else {
-            self.factor.d.next = self.v.val();
+            self.factor_raw.d.next = self.v.val();
+            self.factor_alt.d.next = self.v.val();
         }
 
-        // (u + v)/2: a shift, after adding q when odd.
-        if self.sum.q.val().get_bit(0) {
-            self.sum_half.next = (self.sum.q.val() + self.q.val()) >> 1;
+        // Stage B: the selects, the multiplier, with the addend beside it.
+        if self.sum_raw_wrap.q.val() ^ self.sum_alt_wrap.q.val() {
+            self.sum_b.next = self.sum_alt.q.val();
         } else {
-            self.sum_half.next = self.sum.q.val() >> 1;
+            self.sum_b.next = self.sum_raw.q.val();
         }
-
-        // Stage B: the multiplier, with the addend beside it.
+        if self.difference_ge.q.val() {
+            self.difference_b.next = self.difference_raw.q.val();
+            self.multiplier.x.next = self.factor_raw.q.val();
+        } else {
+            self.difference_b.next = self.difference_alt.q.val();
+            self.multiplier.x.next = self.factor_alt.q.val();
+        }
         self.multiplier.y.next = self.w_a.q.val();
-        self.multiplier.x.next = self.factor.q.val();
         self.addend[0].d.next = self.u_a.q.val();
-        if self.op_a.q.val() == self.op_inverse.val() {
-            self.addend[0].d.next = self.sum_half.val();
-        }
-        if self.op_a.q.val() == self.op_add.val() {
-            self.addend[0].d.next = self.sum.q.val();
+        if (self.op_a.q.val() == self.op_inverse.val()) | (self.op_a.q.val() == self.op_add.val()) {
+            self.addend[0].d.next = self.sum_b.val();
         }
         if self.op_a.q.val() == self.op_sub.val() {
-            self.addend[0].d.next = self.difference.q.val();
+            self.addend[0].d.next = self.difference_b.val();
         }
         self.op_line[0].d.next = self.op_a.q.val();
+        // The inverse's (u + v)/2, one cycle down the addend line: a
+        // shift, after adding q when odd.
+        if self.addend[0].q.val().get_bit(0) {
+            self.addend_half.next = (self.addend[0].q.val() + self.q.val()) >> 1;
+        } else {
+            self.addend_half.next = self.addend[0].q.val() >> 1;
+        }
         for i in 1..11 {
             self.addend[i].d.next = self.addend[i - 1].q.val();
             self.op_line[i].d.next = self.op_line[i - 1].q.val();
+        }
+        if self.op_line[0].q.val() == self.op_inverse.val() {
+            self.addend[1].d.next = self.addend_half.val();
         }
 
         // Stage C: combine.
@@ -404,6 +490,18 @@ mod tests {
                 want_difference,
                 "{a:#x} - {b:#x} mod {q:#x}"
             );
+            // The split form: candidates and selects, as the lane
+            // registers them in stage A and selects in stage B.
+            assert_eq!(sum.raw_sum.val().to_u32(), raw);
+            assert_eq!(sum.alt_sum.val().to_u32(), raw.wrapping_sub(q));
+            let pick_alt = sum.raw_wrap.val() ^ sum.alt_wrap.val();
+            assert_eq!(pick_alt, raw >= q, "{a:#x} + {b:#x} vs {q:#x}");
+            assert_eq!(difference.raw_difference.val().to_u32(), a.wrapping_sub(b));
+            assert_eq!(
+                difference.alt_difference.val().to_u32(),
+                a.wrapping_add(q).wrapping_sub(b)
+            );
+            assert_eq!(difference.no_borrow.val(), a >= b, "{a:#x} >= {b:#x}");
         }
     }
 
