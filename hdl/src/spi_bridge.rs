@@ -26,7 +26,7 @@ pub use ola_spec::BUS_READ_LATENCY;
 pub use ola_spec::link::{READ_PREFETCH_BITS, READ_WAIT_BITS};
 
 /// The bridge: SPI pins on one side, a bus controller on the other.
-#[derive(LogicBlock, Default)]
+#[derive(LogicBlock)]
 pub struct SpiBridge {
     /// Accelerator clock.
     pub clock: Signal<In, Clock>,
@@ -60,13 +60,18 @@ pub struct SpiBridge {
     selected_sync: DFF<Bit>,
 
     // Transaction state. `phase`: 0 command, 1 address, 2 read wait bits,
-    // 3 data; `finished`: the rest of the transaction is ignored.
-    phase: DFF<Bits<32>>,
+    // 3 data; `finished`: the rest of the transaction is ignored. Counters
+    // are only as wide as their range (`bit_index` 0..=31, `words_left` the
+    // command's 16-bit count) and `word_last` (`bit_index` == 31) is
+    // registered beside its counter, so no compare sits in front of the
+    // state machine's enables.
+    phase: DFF<Bits<2>>,
     finished: DFF<Bit>,
-    bit_index: DFF<Bits<32>>,
+    bit_index: DFF<Bits<5>>,
+    word_last: DFF<Bit>,
     shift_in: DFF<Bits<32>>,
     is_read: DFF<Bit>,
-    words_left: DFF<Bits<32>>,
+    words_left: DFF<Bits<16>>,
     next_address: DFF<Bits<32>>,
     // Bus outputs.
     address: DFF<Bits<32>>,
@@ -86,6 +91,78 @@ pub struct SpiBridge {
     rise: Signal<Local, Bit>,
     incoming: Signal<Local, Bits<32>>,
     word_done: Signal<Local, Bit>,
+
+    // Constants typed to their registers' widths (Verilator's WIDTH lint).
+    phase_command: Constant<Bits<2>>,
+    phase_address: Constant<Bits<2>>,
+    phase_wait: Constant<Bits<2>>,
+    phase_data: Constant<Bits<2>>,
+    bit_0: Constant<Bits<5>>,
+    bit_1: Constant<Bits<5>>,
+    bit_6: Constant<Bits<5>>,
+    bit_7: Constant<Bits<5>>,
+    bit_30: Constant<Bits<5>>,
+    words_0: Constant<Bits<16>>,
+    words_1: Constant<Bits<16>>,
+}
+
+impl Default for SpiBridge {
+    fn default() -> Self {
+        // The bit numbers below: 8 read wait bits (fetch word 0 at bit 6,
+        // send it after bit 7) and the next word fetched at bit 30.
+        assert_eq!(READ_WAIT_BITS, 8, "bit_6, bit_7");
+        assert_eq!(READ_PREFETCH_BITS, 2, "bit_6, bit_30");
+        Self {
+            clock: Default::default(),
+            sck: Default::default(),
+            mosi: Default::default(),
+            cs_n: Default::default(),
+            miso: Default::default(),
+            bus_address: Default::default(),
+            bus_write_data: Default::default(),
+            bus_write: Default::default(),
+            bus_read: Default::default(),
+            bus_read_data: Default::default(),
+            sck_meta: Default::default(),
+            sck_sync: Default::default(),
+            sck_last: Default::default(),
+            mosi_meta: Default::default(),
+            mosi_sync: Default::default(),
+            selected_meta: Default::default(),
+            selected_sync: Default::default(),
+            phase: Default::default(),
+            finished: Default::default(),
+            bit_index: Default::default(),
+            word_last: Default::default(),
+            shift_in: Default::default(),
+            is_read: Default::default(),
+            words_left: Default::default(),
+            next_address: Default::default(),
+            address: Default::default(),
+            write_data: Default::default(),
+            write: Default::default(),
+            read: Default::default(),
+            read_waiting: Default::default(),
+            read_arriving: Default::default(),
+            read_buffer: Default::default(),
+            fetched: Default::default(),
+            shift_out: Default::default(),
+            rise: Default::default(),
+            incoming: Default::default(),
+            word_done: Default::default(),
+            phase_command: Constant::new(0.into()),
+            phase_address: Constant::new(1.into()),
+            phase_wait: Constant::new(2.into()),
+            phase_data: Constant::new(3.into()),
+            bit_0: Constant::new(0.into()),
+            bit_1: Constant::new(1.into()),
+            bit_6: Constant::new(6.into()),
+            bit_7: Constant::new(7.into()),
+            bit_30: Constant::new(30.into()),
+            words_0: Constant::new(0.into()),
+            words_1: Constant::new(1.into()),
+        }
+    }
 }
 
 impl Logic for SpiBridge {
@@ -104,6 +181,7 @@ impl Logic for SpiBridge {
             phase,
             finished,
             bit_index,
+            word_last,
             shift_in,
             is_read,
             words_left,
@@ -147,63 +225,64 @@ impl Logic for SpiBridge {
         if self.mosi_sync.q.val() {
             self.incoming.next = (self.shift_in.q.val() << 1) | 1;
         }
-        self.word_done.next = self.bit_index.q.val() == 31;
+        self.word_done.next = self.word_last.q.val();
 
         if !self.selected_sync.q.val() {
             // Deselected: back to the start, MISO low.
-            self.phase.d.next = 0.into();
+            self.phase.d.next = self.phase_command.val();
             self.finished.d.next = false;
-            self.bit_index.d.next = 0.into();
+            self.bit_index.d.next = self.bit_0.val();
+            self.word_last.d.next = false;
             self.fetched.d.next = false;
             self.shift_out.d.next = 0.into();
         } else if self.rise.val() & !self.finished.q.val() {
             self.shift_in.d.next = self.incoming.val();
             self.shift_out.d.next = self.shift_out.q.val() << 1;
-            if self.word_done.val() {
-                self.bit_index.d.next = 0.into();
-            } else {
-                self.bit_index.d.next = self.bit_index.q.val() + 1;
-            }
-            if self.phase.q.val() == 0 {
+            // 5 bits: 31 + 1 wraps to 0, the next word's first bit.
+            self.bit_index.d.next = self.bit_index.q.val() + self.bit_1.val();
+            self.word_last.d.next = self.bit_index.q.val() == self.bit_30.val();
+            if self.phase.q.val() == self.phase_command.val() {
                 if self.word_done.val() {
                     self.is_read.d.next = self.incoming.val().get_bit(31);
-                    self.words_left.d.next = self.incoming.val() & 0xFFFF;
-                    self.phase.d.next = 1.into();
+                    self.words_left.d.next = self.incoming.val().get_bits::<16>(0);
+                    self.phase.d.next = self.phase_address.val();
                 }
-            } else if self.phase.q.val() == 1 {
+            } else if self.phase.q.val() == self.phase_address.val() {
                 if self.word_done.val() {
                     self.next_address.d.next = self.incoming.val();
-                    if self.words_left.q.val() == 0 {
+                    if self.words_left.q.val() == self.words_0.val() {
                         self.finished.d.next = true;
                     } else if self.is_read.q.val() {
-                        self.phase.d.next = 2.into();
+                        self.phase.d.next = self.phase_wait.val();
                     } else {
-                        self.phase.d.next = 3.into();
+                        self.phase.d.next = self.phase_data.val();
                     }
                 }
-            } else if self.phase.q.val() == 2 {
+            } else if self.phase.q.val() == self.phase_wait.val() {
                 // Read wait bits (READ_WAIT_BITS = 8): fetch word 0 at the
                 // second-to-last, start sending it after the last.
-                if self.bit_index.q.val() == 6 {
+                if self.bit_index.q.val() == self.bit_6.val() {
                     self.read.d.next = true;
                     self.address.d.next = self.next_address.q.val();
                     self.next_address.d.next = self.next_address.q.val() + 1;
-                    self.words_left.d.next = self.words_left.q.val() - 1;
+                    self.words_left.d.next = self.words_left.q.val() - self.words_1.val();
                     self.fetched.d.next = true;
                 }
-                if self.bit_index.q.val() == 7 {
-                    self.phase.d.next = 3.into();
-                    self.bit_index.d.next = 0.into();
+                if self.bit_index.q.val() == self.bit_7.val() {
+                    self.phase.d.next = self.phase_data.val();
+                    self.bit_index.d.next = self.bit_0.val();
                     self.shift_out.d.next = self.read_buffer.q.val();
                     self.fetched.d.next = false;
                 }
             } else if self.is_read.q.val() {
                 // Read data: fetch the next word two bits before it starts.
-                if (self.bit_index.q.val() == 30) & (self.words_left.q.val() != 0) {
+                if (self.bit_index.q.val() == self.bit_30.val())
+                    & (self.words_left.q.val() != self.words_0.val())
+                {
                     self.read.d.next = true;
                     self.address.d.next = self.next_address.q.val();
                     self.next_address.d.next = self.next_address.q.val() + 1;
-                    self.words_left.d.next = self.words_left.q.val() - 1;
+                    self.words_left.d.next = self.words_left.q.val() - self.words_1.val();
                     self.fetched.d.next = true;
                 }
                 if self.word_done.val() {
@@ -221,8 +300,8 @@ impl Logic for SpiBridge {
                 self.address.d.next = self.next_address.q.val();
                 self.write_data.d.next = self.incoming.val();
                 self.next_address.d.next = self.next_address.q.val() + 1;
-                self.words_left.d.next = self.words_left.q.val() - 1;
-                if self.words_left.q.val() == 1 {
+                self.words_left.d.next = self.words_left.q.val() - self.words_1.val();
+                if self.words_left.q.val() == self.words_1.val() {
                     self.finished.d.next = true;
                 }
             }
