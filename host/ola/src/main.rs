@@ -35,6 +35,9 @@ enum Cmd {
     Optimize(Box<OptimizeArgs>),
     /// Top-1 accuracy of a model with a plan's polynomials (and the original network).
     Accuracy(AccuracyArgs),
+    /// Tune an existing plan's coefficients end to end (degrees and cycles
+    /// fixed), write the tuned plan, compare accuracies on the test images.
+    Tune(Box<TuneArgs>),
     /// Write the modelled cost table (JSON, and CSV beside it).
     CostModel {
         /// Output JSON file.
@@ -172,6 +175,10 @@ struct OptimizeArgs {
     /// then cosine decay).
     #[arg(long, default_value_t = 2e-3)]
     tune_lr: f64,
+    /// Adaptive gradient clipping for the tuning (0: off): a step's
+    /// gradient norm is capped at this many times the mean of the earlier ones.
+    #[arg(long, default_value_t = 0.0)]
+    tune_clip: f64,
     /// Local search on measured losses, on this many calibration images
     /// (0: off): every sequential pass but the last measures how the plan's
     /// loss (capped KL against the exact network) changes when one layer
@@ -179,6 +186,46 @@ struct OptimizeArgs {
     /// re-solves on those changes. About 90 s a round on ResNet-20 with 128.
     #[arg(long, default_value_t = 0)]
     measure_images: usize,
+}
+
+#[derive(Args)]
+struct TuneArgs {
+    /// Model (safetensors).
+    #[arg(long)]
+    model: PathBuf,
+    /// Calibration images (CIFAR-10 binary): tuning trains on them and
+    /// holds the last 256 of the first --tune-images back.
+    #[arg(long)]
+    calib: PathBuf,
+    /// Held-out test images (CIFAR-10 binary), only evaluated.
+    #[arg(long)]
+    test: PathBuf,
+    /// Plan to tune.
+    #[arg(long)]
+    plan: PathBuf,
+    /// Tuned plan to write.
+    #[arg(long, default_value = "plan-tuned.json")]
+    out: PathBuf,
+    #[command(flatten)]
+    norm: NormArgs,
+    /// Adam steps.
+    #[arg(long, default_value_t = 200)]
+    tune_steps: usize,
+    /// Images per step.
+    #[arg(long, default_value_t = 64)]
+    tune_batch: usize,
+    /// Calibration images the tuning cycles through.
+    #[arg(long, default_value_t = 4000)]
+    tune_images: usize,
+    /// Peak learning rate (warm-up, then cosine decay).
+    #[arg(long, default_value_t = 2e-3)]
+    tune_lr: f64,
+    /// Adaptive gradient clipping (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    tune_clip: f64,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -319,6 +366,7 @@ fn run_optimize(a: &OptimizeArgs) -> Result<()> {
             batch: a.tune_batch,
             images: a.tune_images,
             lr: a.tune_lr,
+            clip: a.tune_clip,
             ..Default::default()
         },
         measure_images: a.measure_images,
@@ -359,6 +407,74 @@ fn run_accuracy(a: &AccuracyArgs) -> Result<()> {
         100.0 * (got.top1 - orig.top1),
         got.outside
     );
+    Ok(())
+}
+
+fn run_tune(a: &TuneArgs) -> Result<()> {
+    let start = Instant::now();
+    let model = ResNet::load(&a.model)?;
+    let norm = normalization(&model, &a.norm)?;
+    let calib = Dataset::load(&a.calib)?;
+    let test = Dataset::load(&a.test)?;
+    let plan = Plan::load(&a.plan)?;
+    if a.tune_steps == 0 {
+        return Err(Error::new("--tune-steps must be at least 1"));
+    }
+    let o = ola::tune::TuneOptions {
+        steps: a.tune_steps,
+        batch: a.tune_batch,
+        images: a.tune_images,
+        lr: a.tune_lr,
+        clip: a.tune_clip,
+        ..Default::default()
+    };
+    let pb = bar(a.quiet, "coefficient tuning");
+    let (tuned, t) = ola::tune::tune_plan(&model, &calib, &norm, &plan, &o, &pb)
+        .map_err(|e| Error::new(format!("plan {}: {}", a.plan.display(), e.0)))?;
+    pb.finish_and_clear();
+    println!(
+        "tuning: {} steps in {:.1} s, batch loss {:.4} -> {:.4} (first / last tenth), \
+         held-back capped KL {:.4} -> {:.4}, {} steps clipped",
+        a.tune_steps,
+        start.elapsed().as_secs_f64(),
+        t.loss.0,
+        t.loss.1,
+        t.check.0,
+        t.check.1,
+        t.clipped
+    );
+    let hist: Vec<String> = t
+        .history
+        .iter()
+        .map(|(s, l)| format!("{s}:{l:.4}"))
+        .collect();
+    println!("held-back capped KL by step: {}", hist.join(" "));
+    tuned.save(&a.out)?;
+    println!("tuned plan written to {}", a.out.display());
+    let mut acc = Vec::new();
+    for (name, polys) in [
+        ("original network", None),
+        ("plan", Some(plan.polys()?)),
+        ("tuned plan", Some(tuned.polys()?)),
+    ] {
+        let pb = bar(a.quiet, name);
+        let act = match &polys {
+            None => Activations::Exact,
+            Some(p) => Activations::Polys(p),
+        };
+        acc.push((name, accuracy(&model, &test, &norm, act, 100, &pb)?));
+        pb.finish_and_clear();
+    }
+    println!("test images {}", test.len());
+    for (name, r) in &acc {
+        println!(
+            "{name:<17} top-1 {:.2} %  ({:+.2} pp; {} inputs with |x| >= B)",
+            100.0 * r.top1,
+            100.0 * (r.top1 - acc[0].1.top1),
+            r.outside
+        );
+    }
+    println!("total {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -484,6 +600,7 @@ fn main() -> ExitCode {
         Some(Cmd::DpTiming { steps }) => dp_timing(*steps),
         Some(Cmd::Optimize(a)) => run_optimize(a),
         Some(Cmd::Accuracy(a)) => run_accuracy(a),
+        Some(Cmd::Tune(a)) => run_tune(a),
         Some(Cmd::CostModel { out, max_degree }) => (|| {
             let t = CostTable::modelled(&CostModel::default(), *max_degree)?;
             std::fs::write(out, serde_json::to_string_pretty(&t)?)?;

@@ -465,14 +465,15 @@ pub fn optimize(
             pb.finish_and_clear();
             if !o.quiet {
                 eprintln!(
-                    "tuning at {:.3}: {} steps in {:.1} s, batch loss {:.4} -> {:.4}, held-back loss {:.4} -> {:.4}",
+                    "tuning at {:.3}: {} steps in {:.1} s, batch loss {:.4} -> {:.4}, held-back loss {:.4} -> {:.4}, {} steps clipped",
                     b / baseline_cycles,
                     o.tune.steps,
                     t0.elapsed().as_secs_f64(),
                     t.loss.0,
                     t.loss.1,
                     t.check.0,
-                    t.check.1
+                    t.check.1,
+                    t.clipped
                 );
             }
             cands = t.chosen;

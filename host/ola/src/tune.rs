@@ -22,6 +22,7 @@ use crate::cifar::{Dataset, Normalization};
 use crate::error::{Error, Result};
 use crate::fit::{Candidate, Family};
 use crate::model::ResNet;
+use crate::plan::Plan;
 
 /// How the tuning runs.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +38,9 @@ pub struct TuneOptions {
     pub lr: f64,
     /// Steps between two measurements of the held-back loss.
     pub check_every: usize,
+    /// Adaptive gradient clipping (0: off): a step's gradient norm is
+    /// capped at `clip ×` the mean norm of the steps before it.
+    pub clip: f64,
 }
 
 impl Default for TuneOptions {
@@ -47,6 +51,7 @@ impl Default for TuneOptions {
             images: 4000,
             lr: 2e-3,
             check_every: 25,
+            clip: 0.0,
         }
     }
 }
@@ -63,6 +68,10 @@ pub struct Tuned {
     /// and of the returned coefficients (the best measured); when tuning
     /// never lowered it, `chosen` is the input unchanged.
     pub check: (f64, f64),
+    /// Steps whose gradient was scaled down by the clipping.
+    pub clipped: usize,
+    /// Every held-back measurement: (steps done, [`check_loss`]).
+    pub history: Vec<(usize, f64)>,
 }
 
 /// Images held back for the check (the last ones of the tuning set).
@@ -285,12 +294,20 @@ pub fn tune(
             chosen: chosen.to_vec(),
             loss: (f64::NAN, f64::NAN),
             check: (f64::NAN, f64::NAN),
+            clipped: 0,
+            history: Vec::new(),
         });
     }
     if !(o.lr.is_finite() && o.lr > 0.0) || o.batch == 0 {
         return Err(Error::new(
             "tuning: the learning rate must be > 0 and the batch at least 1",
         ));
+    }
+    if !(o.clip.is_finite() && (o.clip == 0.0 || o.clip >= 1.0)) {
+        return Err(Error::new(format!(
+            "tuning: the clipping factor must be 0 (off) or at least 1, not {}",
+            o.clip
+        )));
     }
     let (train_n, check) = if images >= 2 * CHECK_IMAGES {
         (
@@ -344,6 +361,7 @@ pub fn tune(
     let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
     let mut losses = Vec::with_capacity(o.steps);
     let (mut skipped, mut adam_t) = (0usize, 0i32);
+    let mut clipper = Clipper::new(o.clip);
     progress.set_length(o.steps as u64);
     let snapshot = || -> Result<Vec<Candidate>> {
         chosen
@@ -364,6 +382,7 @@ pub fn tune(
     let check_loss = |c: &[Candidate]| check_loss(model, &check, norm, &polys(c));
     let before = check_loss(chosen)?;
     let mut best = (before, chosen.to_vec());
+    let mut history = vec![(0, before)];
     // The exact network's log-probabilities per batch, computed once.
     let batches = train_n.div_ceil(batch);
     let mut targets: Vec<Option<Tensor>> = vec![None; batches];
@@ -400,11 +419,19 @@ pub fn tune(
                 .zip(&masks)
                 .map(|(v, m)| grads.get(v.as_tensor()).map(|g| g * m).transpose())
                 .collect::<std::result::Result<_, _>>()?;
-            let mut finite = true;
+            let mut sq = 0.0f64;
             for g in gs.iter().flatten() {
-                finite &= g.sqr()?.sum_all()?.to_vec0::<f32>()?.is_finite();
+                sq += g.sqr()?.sum_all()?.to_vec0::<f32>()? as f64;
             }
-            if finite {
+            if sq.is_finite() {
+                let scale = clipper.scale(sq.sqrt());
+                let gs: Vec<Option<Tensor>> = if scale < 1.0 {
+                    gs.iter()
+                        .map(|g| g.as_ref().map(|g| g * scale).transpose())
+                        .collect::<std::result::Result<_, _>>()?
+                } else {
+                    gs
+                };
                 losses.push(lv);
                 adam_t += 1;
                 let t = adam_t;
@@ -435,6 +462,7 @@ pub fn tune(
         if (step + 1) % check_every == 0 || step + 1 == o.steps {
             let snap = snapshot()?;
             let l = check_loss(&snap)?;
+            history.push((step + 1, l));
             if l.is_finite() && l < best.0 {
                 best = (l, snap);
             }
@@ -455,7 +483,106 @@ pub fn tune(
         chosen: best.1,
         loss,
         check: (before, best.0),
+        clipped: clipper.clipped,
+        history,
     })
+}
+
+/// Adaptive gradient-norm clipping: a norm above `factor ×` the mean of
+/// the norms seen before is scaled down to that limit (the limit, not the
+/// raw norm, enters the mean). A batch whose images leave their bounds can
+/// have a gradient orders of magnitude above the others; unclipped, one
+/// such step moves every coefficient by Adam's full step in its direction
+/// and inflates the second moment for hundreds of steps.
+struct Clipper {
+    factor: f64,
+    sum: f64,
+    n: usize,
+    clipped: usize,
+}
+
+impl Clipper {
+    /// Steps measured before clipping starts (the first norms set the scale).
+    const WARM: usize = 5;
+
+    fn new(factor: f64) -> Self {
+        Clipper {
+            factor,
+            sum: 0.0,
+            n: 0,
+            clipped: 0,
+        }
+    }
+
+    /// The factor (≤ 1) to multiply a gradient of norm `norm` by.
+    fn scale(&mut self, norm: f64) -> f64 {
+        if self.factor == 0.0 {
+            return 1.0;
+        }
+        let limit = if self.n >= Self::WARM {
+            self.factor * self.sum / self.n as f64
+        } else {
+            f64::INFINITY
+        };
+        let (kept, scale) = if norm > limit {
+            self.clipped += 1;
+            (limit, limit / norm)
+        } else {
+            (norm, 1.0)
+        };
+        self.sum += kept;
+        self.n += 1;
+        scale
+    }
+}
+
+/// The candidates a plan file describes (family from its `family` field,
+/// WLS when absent; `mse` unknown, NaN), checked against `model`.
+pub fn plan_candidates(model: &ResNet, plan: &Plan) -> Result<Vec<Candidate>> {
+    if plan.layers.len() != model.relu_count() {
+        return Err(Error::new(format!(
+            "the plan has {} layers but the model has {} ReLUs",
+            plan.layers.len(),
+            model.relu_count()
+        )));
+    }
+    plan.layers
+        .iter()
+        .map(|l| {
+            let family = match &l.family {
+                None => Family::Wls,
+                Some(n) => <Family as clap::ValueEnum>::from_str(n, true).map_err(|_| {
+                    Error::new(format!("plan layer {}: unknown family {n:?}", l.index))
+                })?,
+            };
+            Ok(Candidate {
+                family,
+                degree: l.degree,
+                mse: f64::NAN,
+                poly: ChebyshevPoly::new(l.bound, l.coeffs.clone())?,
+            })
+        })
+        .collect()
+}
+
+/// Tunes an existing plan's coefficients ([`tune`]): the same plan with
+/// the returned coefficients (degrees, bounds, families and cycles kept).
+pub fn tune_plan(
+    model: &ResNet,
+    calib: &Dataset,
+    norm: &Normalization,
+    plan: &Plan,
+    o: &TuneOptions,
+    progress: &ProgressBar,
+) -> Result<(Plan, Tuned)> {
+    plan.validate()?;
+    let cands = plan_candidates(model, plan)?;
+    let t = tune(model, calib, norm, &cands, o, progress)?;
+    let mut out = plan.clone();
+    for (l, c) in out.layers.iter_mut().zip(&t.chosen) {
+        l.coeffs = c.poly.coeffs().to_vec();
+    }
+    Ok((out, t))
 }
 
 #[cfg(test)]
@@ -527,8 +654,9 @@ mod tests {
     /// Tuning lowers the distillation loss of the plan on the images it
     /// saw, keeps every degree, bound and family, and keeps a parity
     /// polynomial's structure (odd coefficients above `T_1` zero).
-    #[test]
-    fn tuning_lowers_the_distillation_loss_and_keeps_the_plan_shape() {
+    /// A small network, its data and a degree-2 plan (WLS and parity
+    /// layers alternating) fitted to the exact inputs.
+    fn small_plan() -> (ResNet, Dataset, Normalization, Vec<Candidate>) {
         let model = demo::init_resnet(1, 6, 21).unwrap();
         let data = demo::synthetic(48, 5);
         let norm = demo::DEMO_NORM;
@@ -548,6 +676,12 @@ mod tests {
                 Ok(t.relu()?)
             })
             .unwrap();
+        (model, data, norm, chosen)
+    }
+
+    #[test]
+    fn tuning_lowers_the_distillation_loss_and_keeps_the_plan_shape() {
+        let (model, data, norm, chosen) = small_plan();
         let polys = |c: &[Candidate]| c.iter().map(|c| c.poly.clone()).collect::<Vec<_>>();
         let before = distillation_loss(&model, &data, &norm, 48, &polys(&chosen)).unwrap();
         let o = TuneOptions {
@@ -556,6 +690,7 @@ mod tests {
             images: 48,
             lr: 3e-3,
             check_every: 5,
+            clip: 0.0,
         };
         let t = tune(&model, &data, &norm, &chosen, &o, &ProgressBar::hidden()).unwrap();
         let after = distillation_loss(&model, &data, &norm, 48, &polys(&t.chosen)).unwrap();
@@ -594,5 +729,98 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    /// The clipping caps a norm far above the running mean at
+    /// `factor ×` that mean, leaves ordinary steps alone, and is a no-op
+    /// when off.
+    #[test]
+    fn clipping_caps_outlier_gradients() {
+        let mut off = Clipper::new(0.0);
+        assert!([1.0, 1e6, 1e9].iter().all(|&n| off.scale(n) == 1.0));
+        assert_eq!(off.clipped, 0);
+        let mut c = Clipper::new(2.0);
+        // The first WARM norms set the scale, however large.
+        for n in [1.0, 1.5, 0.5, 1.0, 1.0] {
+            assert_eq!(c.scale(n), 1.0);
+        }
+        assert_eq!(c.scale(1.9), 1.0);
+        // Mean of the six norms so far: 6.9 / 6 = 1.15; limit 2.3.
+        let s = c.scale(230.0);
+        assert!((s - 0.01).abs() < 1e-12, "{s}");
+        assert_eq!(c.clipped, 1);
+        // The limit, not 230, entered the mean: (6.9 + 2.3) / 7 × 2.
+        let s = c.scale(100.0);
+        assert!((s * 100.0 - 2.0 * 9.2 / 7.0).abs() < 1e-9, "{s}");
+        assert_eq!(c.clipped, 2);
+    }
+
+    /// `tune_plan` tunes a plan file's coefficients with clipping on: the
+    /// loss falls, degrees, bounds, families and cycles are kept; a plan
+    /// for another network or of an unknown family is refused.
+    #[test]
+    fn tuning_a_plan_file_keeps_its_shape() {
+        let (model, data, norm, chosen) = small_plan();
+        let plan = Plan {
+            model: "small".into(),
+            activation: "relu".into(),
+            total_cycles: 10,
+            budget_cycles: 12,
+            layers: chosen
+                .iter()
+                .enumerate()
+                .map(|(i, c)| crate::plan::PlanLayer {
+                    index: i,
+                    degree: c.degree,
+                    bound: c.poly.bound(),
+                    basis: "chebyshev".into(),
+                    coeffs: c.poly.coeffs().to_vec(),
+                    family: Some(c.family.name().into()),
+                    cycles: Some(1),
+                })
+                .collect(),
+            cost_source: None,
+        };
+        let o = TuneOptions {
+            steps: 30,
+            batch: 16,
+            images: 48,
+            lr: 3e-3,
+            check_every: 5,
+            clip: 3.0,
+        };
+        let (tuned, t) =
+            tune_plan(&model, &data, &norm, &plan, &o, &ProgressBar::hidden()).unwrap();
+        let before = distillation_loss(&model, &data, &norm, 48, &plan.polys().unwrap()).unwrap();
+        let after = distillation_loss(&model, &data, &norm, 48, &tuned.polys().unwrap()).unwrap();
+        assert!(after < 0.8 * before, "loss {before} -> {after}");
+        assert!(t.check.1 <= t.check.0);
+        // 30 steps checked every 5: the start and six measurements, the
+        // best of which is what was returned.
+        assert_eq!(t.history.len(), 7);
+        assert_eq!(t.history[0], (0, t.check.0));
+        let best = t.history.iter().map(|h| h.1).fold(f64::INFINITY, f64::min);
+        assert_eq!(best, t.check.1);
+        assert_eq!(
+            (tuned.total_cycles, tuned.budget_cycles),
+            (plan.total_cycles, plan.budget_cycles)
+        );
+        for (a, b) in plan.layers.iter().zip(&tuned.layers) {
+            assert_eq!(
+                (a.degree, a.bound, &a.family),
+                (b.degree, b.bound, &b.family)
+            );
+        }
+        assert_ne!(plan.layers, tuned.layers);
+        let mut short = plan.clone();
+        short.layers.pop();
+        let e = tune_plan(&model, &data, &norm, &short, &o, &ProgressBar::hidden()).unwrap_err();
+        assert!(e.0.contains("ReLUs"), "{}", e.0);
+        let mut odd = plan.clone();
+        odd.layers[0].family = Some("spline".into());
+        let e = tune_plan(&model, &data, &norm, &odd, &o, &ProgressBar::hidden()).unwrap_err();
+        assert!(e.0.contains("unknown family"), "{}", e.0);
+        let bad = TuneOptions { clip: 0.5, ..o };
+        assert!(tune_plan(&model, &data, &norm, &plan, &bad, &ProgressBar::hidden()).is_err());
     }
 }

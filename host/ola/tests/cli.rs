@@ -91,6 +91,46 @@ fn good_inputs_succeed_and_write_a_valid_plan() {
         d.join("plan.json").to_str().unwrap(),
     ]);
     assert!(r.0, "{}", r.1);
+    // `ola tune` on that plan writes a plan of the same degrees and bounds.
+    let tuned_path = d.join("tuned.json");
+    let tune = |plan: &Path, extra: &[&str]| {
+        let mut a = vec![
+            "tune",
+            "--quiet",
+            "--model",
+            m.to_str().unwrap(),
+            "--calib",
+            c.to_str().unwrap(),
+            "--test",
+            t.to_str().unwrap(),
+            "--plan",
+            plan.to_str().unwrap(),
+            "--out",
+            tuned_path.to_str().unwrap(),
+            "--tune-steps",
+            "3",
+            "--tune-batch",
+            "8",
+        ];
+        a.extend_from_slice(extra);
+        run(&a)
+    };
+    let r = tune(&d.join("plan.json"), &["--tune-clip", "3"]);
+    assert!(r.0, "{}", r.1);
+    let tuned = ola::plan::Plan::load(&tuned_path).unwrap();
+    for (a, b) in plan.layers.iter().zip(&tuned.layers) {
+        assert_eq!((a.degree, a.bound), (b.degree, b.bound));
+    }
+    assert_eq!(tuned.total_cycles, plan.total_cycles);
+    // Bad input: a clipping factor below 1, a plan of another network.
+    assert_fails(
+        tune(&d.join("plan.json"), &["--tune-clip", "0.5"]),
+        "clipping factor",
+    );
+    let mut short = plan.clone();
+    short.layers.pop();
+    short.save(&d.join("short.json")).unwrap();
+    assert_fails(tune(&d.join("short.json"), &[]), "7 ReLUs");
 }
 
 #[test]
