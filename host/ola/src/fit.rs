@@ -9,6 +9,7 @@ use ola_approx::{
 
 use crate::costs::CostTable;
 use crate::error::{Context, Result};
+use crate::plan::PlanLayer;
 
 /// An approximation family the optimizer may choose per layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -81,6 +82,22 @@ pub struct Candidate {
     pub mse: f64,
     /// The polynomial on `[-B_i, B_i]`.
     pub poly: ChebyshevPoly,
+}
+
+impl Candidate {
+    /// This candidate as layer `index` of a plan file (Chebyshev basis on
+    /// `[-B_i, B_i]`, its family named).
+    pub fn plan_layer(&self, index: usize, cycles: Option<u64>) -> PlanLayer {
+        PlanLayer {
+            index,
+            degree: self.degree,
+            bound: self.poly.bound(),
+            basis: "chebyshev".into(),
+            coeffs: self.poly.coeffs().to_vec(),
+            family: Some(self.family.name().into()),
+            cycles,
+        }
+    }
 }
 
 /// The candidates of one layer.
@@ -299,7 +316,7 @@ fn pad(c: &[f64], d: usize) -> Vec<f64> {
 mod tests {
     use super::*;
     use crate::costs::CostModel;
-    use crate::plan::{Plan, PlanLayer, eval_schema};
+    use crate::plan::{Plan, eval_schema};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 

@@ -165,20 +165,8 @@ struct OptimizeArgs {
     /// (Adam on the distillation loss against the exact network; 0: off).
     #[arg(long, default_value_t = 0)]
     tune_steps: usize,
-    /// Images per tuning step.
-    #[arg(long, default_value_t = 64)]
-    tune_batch: usize,
-    /// Calibration images the tuning cycles through.
-    #[arg(long, default_value_t = 4000)]
-    tune_images: usize,
-    /// Tuning peak learning rate (on coefficients divided by B_i; warm-up,
-    /// then cosine decay).
-    #[arg(long, default_value_t = 2e-3)]
-    tune_lr: f64,
-    /// Adaptive gradient clipping for the tuning (0: off): a step's
-    /// gradient norm is capped at this many times the mean of the earlier ones.
-    #[arg(long, default_value_t = 0.0)]
-    tune_clip: f64,
+    #[command(flatten)]
+    tuning: TuneFlags,
     /// Local search on measured losses, on this many calibration images
     /// (0: off): every sequential pass but the last measures how the plan's
     /// loss (capped KL against the exact network) changes when one layer
@@ -186,6 +174,39 @@ struct OptimizeArgs {
     /// re-solves on those changes. About 90 s a round on ResNet-20 with 128.
     #[arg(long, default_value_t = 0)]
     measure_images: usize,
+}
+
+/// The tuning's options that `ola optimize` and `ola tune` share.
+#[derive(Args)]
+struct TuneFlags {
+    /// Images per tuning step.
+    #[arg(long, default_value_t = 64)]
+    tune_batch: usize,
+    /// Calibration images the tuning cycles through (the last 256 of them
+    /// are held back for the check).
+    #[arg(long, default_value_t = 4000)]
+    tune_images: usize,
+    /// Tuning peak learning rate (on coefficients divided by B_i; warm-up,
+    /// then cosine decay). ResNet-32 diverged at 2e-3 and tuned at 1e-3.
+    #[arg(long, default_value_t = 2e-3)]
+    tune_lr: f64,
+    /// Adaptive gradient clipping (0: off): a step's gradient norm is
+    /// capped at this many times the mean of the earlier ones.
+    #[arg(long, default_value_t = 0.0)]
+    tune_clip: f64,
+}
+
+impl TuneFlags {
+    fn options(&self, steps: usize) -> ola::tune::TuneOptions {
+        ola::tune::TuneOptions {
+            steps,
+            batch: self.tune_batch,
+            images: self.tune_images,
+            lr: self.tune_lr,
+            clip: self.tune_clip,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Args)]
@@ -211,18 +232,8 @@ struct TuneArgs {
     /// Adam steps.
     #[arg(long, default_value_t = 200)]
     tune_steps: usize,
-    /// Images per step.
-    #[arg(long, default_value_t = 64)]
-    tune_batch: usize,
-    /// Calibration images the tuning cycles through.
-    #[arg(long, default_value_t = 4000)]
-    tune_images: usize,
-    /// Peak learning rate (warm-up, then cosine decay).
-    #[arg(long, default_value_t = 2e-3)]
-    tune_lr: f64,
-    /// Adaptive gradient clipping (0: off).
-    #[arg(long, default_value_t = 0.0)]
-    tune_clip: f64,
+    #[command(flatten)]
+    tuning: TuneFlags,
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
@@ -361,14 +372,7 @@ fn run_optimize(a: &OptimizeArgs) -> Result<()> {
         refit_images: a.refit_images,
         exact_targets: !a.relu_targets,
         correlated: a.correlated_proxy,
-        tune: ola::tune::TuneOptions {
-            steps: a.tune_steps,
-            batch: a.tune_batch,
-            images: a.tune_images,
-            lr: a.tune_lr,
-            clip: a.tune_clip,
-            ..Default::default()
-        },
+        tune: a.tuning.options(a.tune_steps),
         measure_images: a.measure_images,
     };
     let report = optimize(&model, &calib, &test, &norm, &costs, &o)?;
@@ -420,14 +424,7 @@ fn run_tune(a: &TuneArgs) -> Result<()> {
     if a.tune_steps == 0 {
         return Err(Error::new("--tune-steps must be at least 1"));
     }
-    let o = ola::tune::TuneOptions {
-        steps: a.tune_steps,
-        batch: a.tune_batch,
-        images: a.tune_images,
-        lr: a.tune_lr,
-        clip: a.tune_clip,
-        ..Default::default()
-    };
+    let o = a.tuning.options(a.tune_steps);
     let pb = bar(a.quiet, "coefficient tuning");
     let (tuned, t) = ola::tune::tune_plan(&model, &calib, &norm, &plan, &o, &pb)
         .map_err(|e| Error::new(format!("plan {}: {}", a.plan.display(), e.0)))?;

@@ -18,7 +18,7 @@ use crate::fit::{
 };
 use crate::measured::{Context, layer_losses};
 use crate::model::ResNet;
-use crate::plan::{Plan, PlanLayer};
+use crate::plan::Plan;
 use crate::sequential::{SeqCalib, sequential_pass};
 use crate::tune::{TuneOptions, tune};
 
@@ -498,15 +498,7 @@ pub fn optimize(
     for (i, c) in chosen.iter().enumerate() {
         let cyc = cost_of(i, c.family, c.degree)?;
         total += cyc;
-        layers.push(PlanLayer {
-            index: i,
-            degree: c.degree,
-            bound: c.poly.bound(),
-            basis: "chebyshev".into(),
-            coeffs: c.poly.coeffs().to_vec(),
-            family: Some(c.family.name().into()),
-            cycles: Some(cyc.round() as u64),
-        });
+        layers.push(c.plan_layer(i, Some(cyc.round() as u64)));
     }
     let plan = Plan {
         model: o.model_name.clone(),

@@ -769,15 +769,7 @@ mod tests {
             layers: chosen
                 .iter()
                 .enumerate()
-                .map(|(i, c)| crate::plan::PlanLayer {
-                    index: i,
-                    degree: c.degree,
-                    bound: c.poly.bound(),
-                    basis: "chebyshev".into(),
-                    coeffs: c.poly.coeffs().to_vec(),
-                    family: Some(c.family.name().into()),
-                    cycles: Some(1),
-                })
+                .map(|(i, c)| c.plan_layer(i, Some(1)))
                 .collect(),
             cost_source: None,
         };
