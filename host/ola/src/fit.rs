@@ -42,6 +42,20 @@ impl Family {
             Family::Parity => "parity",
         }
     }
+
+    /// The family a plan file's `family` field names ([`Family::name`],
+    /// any case), if any.
+    pub fn from_name(name: &str) -> Option<Family> {
+        [
+            Family::Wls,
+            Family::Scaled,
+            Family::Kmeans,
+            Family::Pow2,
+            Family::Parity,
+        ]
+        .into_iter()
+        .find(|f| f.name().eq_ignore_ascii_case(name))
+    }
 }
 
 /// How the fits are made.
@@ -315,6 +329,23 @@ fn pad(c: &[f64], d: usize) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A plan file's family names read back to the family that wrote
+    /// them; anything else is no family.
+    #[test]
+    fn family_names_round_trip() {
+        for f in [
+            Family::Wls,
+            Family::Scaled,
+            Family::Kmeans,
+            Family::Pow2,
+            Family::Parity,
+        ] {
+            assert_eq!(Family::from_name(f.name()), Some(f));
+            assert_eq!(Family::from_name(&f.name().to_uppercase()), Some(f));
+        }
+        assert_eq!(Family::from_name("spline"), None);
+    }
     use crate::costs::CostModel;
     use crate::plan::{Plan, eval_schema};
     use rand::{Rng, SeedableRng};

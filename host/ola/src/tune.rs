@@ -551,7 +551,7 @@ pub fn plan_candidates(model: &ResNet, plan: &Plan) -> Result<Vec<Candidate>> {
         .map(|l| {
             let family = match &l.family {
                 None => Family::Wls,
-                Some(n) => <Family as clap::ValueEnum>::from_str(n, true).map_err(|_| {
+                Some(n) => Family::from_name(n).ok_or_else(|| {
                     Error::new(format!("plan layer {}: unknown family {n:?}", l.index))
                 })?,
             };
@@ -651,9 +651,6 @@ mod tests {
         }
     }
 
-    /// Tuning lowers the distillation loss of the plan on the images it
-    /// saw, keeps every degree, bound and family, and keeps a parity
-    /// polynomial's structure (odd coefficients above `T_1` zero).
     /// A small network, its data and a degree-2 plan (WLS and parity
     /// layers alternating) fitted to the exact inputs.
     fn small_plan() -> (ResNet, Dataset, Normalization, Vec<Candidate>) {
@@ -679,6 +676,9 @@ mod tests {
         (model, data, norm, chosen)
     }
 
+    /// Tuning lowers the distillation loss of the plan on the images it
+    /// saw, keeps every degree, bound and family, and keeps a parity
+    /// polynomial's structure (odd coefficients above `T_1` zero).
     #[test]
     fn tuning_lowers_the_distillation_loss_and_keeps_the_plan_shape() {
         let (model, data, norm, chosen) = small_plan();
